@@ -1,0 +1,63 @@
+"""The interface every frozen backbone implements.
+
+A backbone is a frozen dual encoder: an *input* tower (CLIP's image tower, or
+MiniLM encoding documents) whose features are computed once and cached, and a
+*text* tower through which the soft prompt "[V1]..[Vn] classname." flows with
+gradients. Soft prompt vectors live in the text tower's token-embedding space,
+which is also the space `V(.)` maps into and `V^-1(.)` projects out of.
+"""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Sequence
+
+import torch
+
+
+class FrozenDualEncoder(ABC):
+    name: str
+    #: Dimension of one token embedding (one soft prompt vector).
+    token_dim: int
+    #: Multiplier on cosine similarities (CLIP's learned temperature, or a setting).
+    logit_scale: float
+    #: The length every sequence is padded to on the slow ("naive") path.
+    max_length: int
+
+    @property
+    @abstractmethod
+    def token_embeddings(self) -> torch.Tensor:
+        """[vocab, token_dim] embedding matrix: the space of V(text)."""
+
+    @abstractmethod
+    def projectable_mask(self) -> torch.Tensor:
+        """Bool [vocab]: tokens V^-1 may return (special/unused tokens excluded)."""
+
+    @abstractmethod
+    def tokenize(self, text: str) -> list[int]:
+        """Token ids of `text`, without special tokens."""
+
+    @abstractmethod
+    def decode(self, ids: Sequence[int]) -> str:
+        """Readable text for token ids (sub-word markers merged, specials dropped)."""
+
+    @abstractmethod
+    def encode_inputs(self, inputs: Sequence[str]) -> torch.Tensor:
+        """L2-normalised features of documents / images, [n, feat_dim], no grad."""
+
+    @abstractmethod
+    def encode_texts(self, texts: Sequence[str]) -> torch.Tensor:
+        """L2-normalised features of plain texts (hard prompts), [n, feat_dim]."""
+
+    @abstractmethod
+    def encode_prompts(self, ctx: torch.Tensor, class_ids: Sequence[Sequence[int]],
+                       pad_to: int | None = None) -> torch.Tensor:
+        """Features of "[ctx] <class tokens>" for every prompt and class.
+
+        ctx: [P, n_ctx, token_dim]. Returns L2-normalised [P, C, feat_dim].
+        Sequences are cut to the longest real prompt (exactly equivalent, the
+        fast path) unless `pad_to` asks for the full padded length.
+        """
+
+    @abstractmethod
+    def fingerprint(self) -> str:
+        """Identifies weights + tokenizer + input preprocessing (feature cache key)."""

@@ -1,0 +1,193 @@
+"""`maao`: run one configuration, sweep a spec, score zero-shot, manage LLM records.
+
+    maao run --method combined --dataset bbc_news --shots 16 --seed 1
+    maao sweep table3 --scale mini
+    maao zero-shot --dataset bbc_news
+    maao responses check table3
+    maao llm prepare | serve | stop
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+
+
+def _threads() -> None:
+    import torch
+
+    torch.set_num_threads(int(os.environ.get("MAAO_THREADS", max(1, os.cpu_count() or 1))))
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--scale", default="mini", help="mini (default, offline) or paper")
+    p.add_argument("--tracking-uri", help="MLflow store (default: $MLFLOW_TRACKING_URI or sqlite:///mlflow.db)")
+    p.add_argument("--llm-mode", default="replay", choices=["replay", "record-missing", "refresh", "live"],
+                   help="replay (default) never calls an LLM; record-missing calls only for unrecorded requests")
+    p.add_argument("--llm-base-url", help="OpenAI-compatible endpoint (default: the spec's, or 127.0.0.1:8080)")
+    p.add_argument("--data-dir", help="root of the paper-scale datasets (default: $MAAO_DATA_DIR or ~/data)")
+    p.add_argument("--cache-dir", help="feature cache (default: $MAAO_CACHE_DIR/features or ~/.cache/maao/features)")
+    p.add_argument("--force", action="store_true", help="re-run even if an identical finished run exists")
+    p.add_argument("-v", "--verbose", action="store_true")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="maao", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run one method on one dataset/shots/seed")
+    run.add_argument("--spec", default="table3", help="experiment spec giving the settings (default table3)")
+    run.add_argument("--method", required=True, help="combined, single_start, multi_start, ...")
+    run.add_argument("--dataset", required=True)
+    run.add_argument("--shots", type=int, required=True)
+    run.add_argument("--seed", type=int, default=1)
+    run.add_argument("--n-ctx", type=int, help="prompt length (default: the spec's, 4)")
+    _common(run)
+
+    sweep = sub.add_parser("sweep", help="run every configuration of an experiment spec (resumable)")
+    sweep.add_argument("spec", help="spec name in benchmarks/specs (table3) or a YAML path")
+    sweep.add_argument("--methods", nargs="+")
+    sweep.add_argument("--datasets", nargs="+")
+    sweep.add_argument("--shots", nargs="+", type=int)
+    sweep.add_argument("--seeds", nargs="+", type=int)
+    _common(sweep)
+
+    zs = sub.add_parser("zero-shot", help="test accuracy of the dataset's hand-written template")
+    zs.add_argument("--dataset", required=True)
+    zs.add_argument("--template", help="a template with {} (default: the dataset's)")
+    zs.add_argument("--spec", default="table3")
+    _common(zs)
+
+    resp = sub.add_parser("responses", help="check recorded LLM responses against a spec's manifest")
+    resp.add_argument("action", choices=["check"])
+    resp.add_argument("spec")
+    resp.add_argument("--scale", default="mini")
+
+    llm = sub.add_parser("llm", help="prepare/serve/stop the local llama.cpp LLM (see docs/llm.md)",
+                         add_help=False)
+    llm.add_argument("args", nargs=argparse.REMAINDER)
+    return parser
+
+
+def _store(spec, scale: str, mode: str):
+    from .llm import ResponseStore
+
+    cache = Path(os.environ.get("MAAO_CACHE_DIR", Path.home() / ".cache" / "maao")) / "llm-index"
+    return ResponseStore(spec.responses_path(scale), cache_dir=cache, mode=mode)
+
+
+def _configs(args):
+    from dataclasses import replace
+
+    from .spec import expand, load_spec
+
+    spec = load_spec(args.spec)
+    if args.command == "run":
+        configs = expand(spec, args.scale, [args.dataset], [args.shots], [args.seed], [args.method],
+                         strict=False)
+    else:
+        configs = expand(spec, args.scale, args.datasets, args.shots, args.seeds, args.methods)
+    if getattr(args, "n_ctx", None) is not None:
+        configs = [replace(c, problem=replace(c.problem, n_ctx=args.n_ctx)) for c in configs]
+    if args.llm_base_url:
+        configs = [replace(c, llm={**c.llm, "base_url": args.llm_base_url}) for c in configs]
+    return spec, configs
+
+
+def cmd_runs(args) -> int:
+    from tqdm import tqdm
+
+    from .llm import write_manifest
+    from .runner import execute
+    from .tracking import Tracker
+
+    spec, configs = _configs(args)
+    tracker = Tracker(args.tracking_uri)
+    store = _store(spec, args.scale, args.llm_mode)
+    started = time.perf_counter()
+    done = skipped = 0
+    bar = tqdm(configs, desc=f"{spec.name}/{args.scale}", unit="run", disable=len(configs) == 1)
+    for config in bar:
+        bar.set_postfix_str(f"{config.method} {config.dataset} {config.shots}s seed{config.seed}")
+        summary = execute(config, tracker, store, args.data_dir, args.cache_dir, force=args.force)
+        skipped += summary.skipped
+        done += not summary.skipped
+        if len(configs) == 1 or args.verbose:
+            state = "skipped (already finished)" if summary.skipped else f"{summary.seconds:.1f}s"
+            m = summary.metrics
+            tqdm.write(f"{config.method} {config.dataset} {config.shots}-shot seed {config.seed}: "
+                       f"test acc {m.get('test_accuracy', float('nan')):.2f}  "
+                       f"train loss {m.get('train_loss', float('nan')):.4f}  [{state}] run {summary.run_id}")
+    if store.used_keys and args.command == "sweep" and not any(
+            (args.methods, args.datasets, args.shots, args.seeds)):
+        write_manifest(spec.responses_path(args.scale).with_suffix(".manifest.json"), store.used_keys)
+    print(f"maao: {done} run(s) trained, {skipped} skipped as already finished, "
+          f"{time.perf_counter() - started:.1f}s total; MLflow: {tracker.uri}")
+    return 0
+
+
+def cmd_zero_shot(args) -> int:
+    from .runner import build_problem
+
+    _, (config, *_) = _configs(argparse.Namespace(**{**vars(args), "method": "single_start",
+                                                     "shots": 1, "seed": 1, "command": "run"}))
+    problem = build_problem(config, args.data_dir, args.cache_dir)
+    template = args.template or problem.dataset.template
+    loss, acc = problem.evaluate_templates([template], "test")
+    print(f"zero-shot {config.dataset} test accuracy {acc.item():.2f} (loss {loss.item():.4f}) "
+          f"with template {template!r}")
+    return 0
+
+
+def cmd_responses(args) -> int:
+    from .llm import check_manifest
+    from .spec import load_spec
+
+    spec = load_spec(args.spec)
+    store = _store(spec, args.scale, "replay")
+    manifest = spec.responses_path(args.scale).with_suffix(".manifest.json")
+    missing, orphans = check_manifest(manifest, store)
+    print(f"{manifest.name}: {len(store.keys())} records, {len(missing)} missing, {len(orphans)} orphan")
+    for key in missing:
+        print(f"  missing {key}")
+    for key in orphans:
+        print(f"  orphan  {key}")
+    return 1 if missing else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["llm"]:
+        from .llm.local_server import main as llm_main
+
+        return llm_main(argv[1:])
+    from .llm.errors import LLMError
+
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if getattr(args, "verbose", False) else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        if args.command in ("run", "sweep"):
+            _threads()
+            return cmd_runs(args)
+        if args.command == "zero-shot":
+            _threads()
+            return cmd_zero_shot(args)
+        return cmd_responses(args)
+    except KeyboardInterrupt:
+        print("maao: interrupted; finished runs are kept, re-run the same command to resume",
+              file=sys.stderr)
+        return 130
+    except (ValueError, FileNotFoundError, LLMError) as err:
+        # DatasetError, SpecError, ReplayMiss, LLMError and bad settings all
+        # land here: one message naming the problem, no traceback.
+        print(f"maao: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

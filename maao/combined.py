@@ -1,0 +1,107 @@
+"""Algorithm 1 of the paper: gradient descent with an LLM as a second optimizer.
+
+N rounds of: m gradient steps recording the trajectory; project every recorded
+prompt to tokens (V^-1); score the discrete prompts on the few-shot training
+set; show the top-k (and the manual prompt) to the LLM; score its proposals and
+restart gradient descent from the best one. Then M steps to convergence.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+
+from .gradient import GradientDescent
+from .instructions import InstructionSettings, ScoredTemplate, build_messages
+from .methods import Method, MethodResult, RunContext
+from .problem import template_context
+
+
+@dataclass(frozen=True)
+class CombinedSettings:
+    top_k: int = 5                  # projected trajectory prompts shown to the LLM
+    # Which proposal restarts: "best" = lowest training loss of all parsed
+    # proposals (the paper's intent); "first" = the reference code's choice.
+    restart: str = "best"
+    # If the LLM gives nothing usable: restart from the best projected
+    # trajectory prompt ("best_trajectory") or continue unchanged ("continue").
+    fallback: str = "best_trajectory"
+    instruction: InstructionSettings = field(default_factory=InstructionSettings)
+
+    def __post_init__(self):
+        if isinstance(self.instruction, dict):
+            object.__setattr__(self, "instruction", InstructionSettings(**self.instruction))
+        if self.restart not in ("best", "first"):
+            raise ValueError(f"restart must be 'best' or 'first', got {self.restart!r}")
+        if self.fallback not in ("best_trajectory", "continue"):
+            raise ValueError(f"unknown fallback {self.fallback!r}")
+        if self.top_k <= 0:
+            raise ValueError("top_k must be positive")
+
+
+def score_trajectory(problem, trajectory: list[torch.Tensor]):
+    """Project every recorded prompt, dedupe, and score all in one batch."""
+    ids = problem.project_ids(torch.stack(trajectory))          # [m, n_ctx]
+    unique, seen = [], set()
+    for row in ids.tolist():
+        if tuple(row) not in seen:
+            seen.add(tuple(row))
+            unique.append(row)
+    unique_ids = torch.tensor(unique)
+    losses, accs = problem.evaluate(problem.embed_ids(unique_ids))
+    texts = [problem.backbone.decode(row) for row in unique]
+    return unique_ids, [ScoredTemplate(t, l, a) for t, l, a in
+                        zip(texts, losses.tolist(), accs.tolist())]
+
+
+def score_templates_as_context(problem, templates: list[str]):
+    """Loss/acc of templates used as the soft context they would restart from."""
+    ctxs = torch.stack([problem.embed_text(template_context(t)) for t in templates])
+    losses, accs = problem.evaluate(ctxs)
+    return ctxs, [ScoredTemplate(t, l, a) for t, l, a in zip(templates, losses.tolist(), accs.tolist())]
+
+
+class Combined(Method):
+    name = "combined"
+    uses_llm = True
+    Settings = CombinedSettings
+
+    def run(self, ctx: RunContext) -> MethodResult:
+        from .llm import parse_templates  # the LLM layer is only needed here
+
+        s, problem, log = self.settings, ctx.problem, ctx.log
+        gd = GradientDescent(problem, ctx.gradient, ctx.budget.total_steps, ctx.generator)
+        gd.start(problem.init_random(ctx.generator))
+        on_step = lambda step, loss, lr: (log.metric("batch_loss", loss, step), log.metric("lr", lr, step))
+        manual_ctx, (manual,) = score_templates_as_context(problem, [problem.dataset.template])
+        for round_no in range(ctx.budget.rounds):
+            trajectory = gd.run(ctx.budget.steps_per_round, on_step, record=True)
+            ids, scored = score_trajectory(problem, trajectory)
+            order = sorted(range(len(scored)), key=lambda i: (scored[i].loss, scored[i].text))
+            top = [scored[i] for i in order[:s.top_k]]
+            messages = build_messages(s.instruction, problem.dataset.task, ctx.target_model,
+                                      top, manual)
+            reply = ctx.llm.complete(messages, sample_index=0, position=(ctx.run_key, round_no))
+            parsed = parse_templates(reply.text, max_words=s.instruction.word_limit + 5)
+            proposals = parsed.candidates[:s.instruction.n_templates]
+            entry = {"round": round_no, "step": gd.step, "trajectory": [vars(t) for t in scored],
+                     "shown": [vars(t) for t in top], "reply": reply.text, "key": reply.key,
+                     "dropped": [vars(d) for d in parsed.dropped]}
+            if proposals:
+                cand_ctx, cand = score_templates_as_context(problem, proposals)
+                pick = 0 if s.restart == "first" else min(range(len(cand)), key=lambda i: cand[i].loss)
+                gd.start(cand_ctx[pick])
+                entry.update(proposals=[vars(c) for c in cand], restart_from=cand[pick].text,
+                             fallback=False)
+                log.metric("round_restart_loss", cand[pick].loss, gd.step)
+            else:
+                log.count("llm_fallbacks")
+                entry.update(proposals=[], fallback=True)
+                if s.fallback == "best_trajectory":
+                    gd.start(problem.embed_ids(ids[order[0]]))
+                    entry["restart_from"] = scored[order[0]].text
+            log.metric("round_best_trajectory_loss", top[0].loss, gd.step)
+            log.record("rounds", entry)
+        gd.run(ctx.budget.final_steps, on_step)
+        log.counters.setdefault("llm_fallbacks", 0)
+        return MethodResult(prompt=gd.ctx.detach().clone())

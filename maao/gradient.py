@@ -1,0 +1,111 @@
+"""The gradient optimizer every method shares (CoOp's recipe by default).
+
+One object owns the soft prompt, the optimizer, the learning-rate schedule and
+the data order, and counts global steps, so that methods which restart
+(multi-start, the combined optimizer) all follow one schedule over the same
+total budget N*m + M. Whether a restart resets the optimizer state is a setting
+(`reset_optimizer_on_restart`); the schedule always runs over the whole budget.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+
+
+@dataclass(frozen=True)
+class GradientSettings:
+    optimizer: str = "sgd"          # "sgd" (CoOp) or "adamw"/"adam"
+    lr: float = 0.002
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    batch_size: int = 32
+    warmup_epochs: int = 1          # constant warm-up lr for this many epochs (CoOp)
+    warmup_lr: float = 1e-5
+    schedule: str = "cosine"        # cosine, stepped per epoch as in Dassl; or "constant"
+    reset_optimizer_on_restart: bool = True
+    grad_clip: float | None = None
+
+    def __post_init__(self):
+        if self.optimizer not in ("sgd", "adam", "adamw"):
+            raise ValueError(f"unknown optimizer {self.optimizer!r}")
+        if self.schedule not in ("cosine", "constant"):
+            raise ValueError(f"unknown schedule {self.schedule!r}")
+        if self.lr <= 0 or self.batch_size <= 0:
+            raise ValueError("lr and batch_size must be positive")
+
+
+class GradientDescent:
+    def __init__(self, problem, settings: GradientSettings, total_steps: int,
+                 generator: torch.Generator):
+        self.problem = problem
+        self.settings = settings
+        self.total_steps = total_steps
+        self.generator = generator
+        n = len(problem.train_y)
+        self.batch_size = min(settings.batch_size, n)
+        self.steps_per_epoch = math.ceil(n / self.batch_size)
+        self.total_epochs = max(1, math.ceil(total_steps / self.steps_per_epoch))
+        self.step = 0
+        self.ctx: torch.nn.Parameter | None = None
+        self.optimizer: torch.optim.Optimizer | None = None
+        self._order = torch.empty(0, dtype=torch.long)
+
+    # -- state --------------------------------------------------------------
+    def start(self, ctx: torch.Tensor) -> None:
+        """(Re)start from `ctx` [n_ctx, d]; the first call or a restart."""
+        self.ctx = torch.nn.Parameter(ctx.detach().clone())
+        if self.optimizer is None or self.settings.reset_optimizer_on_restart:
+            self.optimizer = self._make_optimizer([self.ctx])
+        else:  # keep moments: re-point the optimizer at the new tensor
+            old = self.optimizer.param_groups[0]["params"][0]
+            state = self.optimizer.state.pop(old, {})
+            self.optimizer.param_groups[0]["params"] = [self.ctx]
+            self.optimizer.state[self.ctx] = state
+
+    def _make_optimizer(self, params):
+        s = self.settings
+        if s.optimizer == "sgd":
+            return torch.optim.SGD(params, lr=s.lr, momentum=s.momentum, weight_decay=s.weight_decay)
+        cls = torch.optim.AdamW if s.optimizer == "adamw" else torch.optim.Adam
+        return cls(params, lr=s.lr, weight_decay=s.weight_decay)
+
+    def lr_at(self, step: int) -> float:
+        s = self.settings
+        epoch = step // self.steps_per_epoch
+        if epoch < s.warmup_epochs:
+            return s.warmup_lr
+        if s.schedule == "constant":
+            return s.lr
+        return 0.5 * s.lr * (1.0 + math.cos(math.pi * epoch / self.total_epochs))
+
+    def _next_batch(self) -> torch.Tensor:
+        pos = (self.step % self.steps_per_epoch) * self.batch_size
+        if pos == 0:  # new epoch: a fresh seeded shuffle
+            self._order = torch.randperm(len(self.problem.train_y), generator=self.generator)
+        return self._order[pos:pos + self.batch_size]
+
+    # -- steps --------------------------------------------------------------
+    def run(self, n_steps: int, on_step: Callable[[int, float, float], None] | None = None,
+            record: bool = False) -> list[torch.Tensor]:
+        """Take n gradient steps; return the prompt after each step if `record`."""
+        trajectory = []
+        for _ in range(n_steps):
+            index = self._next_batch()
+            lr = self.lr_at(self.step)
+            for group in self.optimizer.param_groups:
+                group["lr"] = lr
+            loss = self.problem.loss(self.ctx, index)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if self.settings.grad_clip:
+                torch.nn.utils.clip_grad_norm_([self.ctx], self.settings.grad_clip)
+            self.optimizer.step()
+            self.step += 1
+            if on_step is not None:
+                on_step(self.step, loss.item(), lr)
+            if record:
+                trajectory.append(self.ctx.detach().clone())
+        return trajectory

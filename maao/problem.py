@@ -1,0 +1,156 @@
+"""The prompt problem: a frozen backbone, labelled few-shot data, class names.
+
+Everything an optimizer needs and nothing more: initial soft prompts, V(text),
+V^-1(prompt), the loss for gradient steps, and batched no-grad scoring of many
+prompts at once (trajectory candidates and LLM proposals are scored together).
+The prompt is CoOp's: "[V1]..[Vn] classname." with the class token at the end.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from .features import cached_input_features
+from .projection import nearest_tokens
+
+
+@dataclass(frozen=True)
+class ProblemSettings:
+    n_ctx: int = 4                  # prompt length; the paper uses 4 for CoOp/TCP
+    init_std: float = 0.02          # CoOp's random init
+    projection_metric: str = "l2"   # paper Eq. 3; "cosine" = highest similarity
+    projection_vocab: str = "all"   # "all" non-special tokens (specials never)
+    # V(text) -> exactly n_ctx vectors. Reference code: keep the first n_ctx
+    # tokens, pad on the right with the embedding of the filler word " a".
+    truncate: str = "head"          # "head" keeps the first n_ctx tokens, "tail" the last
+    pad_word: str = "a"
+    fast_path: bool = True          # False = pad to the model's max length (benchmarks only)
+
+    def __post_init__(self):
+        if self.n_ctx <= 0:
+            raise ValueError(f"n_ctx must be positive, got {self.n_ctx}")
+        if self.truncate not in ("head", "tail"):
+            raise ValueError(f"truncate must be 'head' or 'tail', got {self.truncate!r}")
+
+
+def template_context(template: str) -> str:
+    """The words a template puts before the class name: "a photo of {}." -> "a photo of".
+
+    With the class token at the end (CoOp), only the text before "{}" can
+    become the soft context; a template without "{}" is used whole.
+    """
+    head = template.split("{}")[0] if "{}" in template else template
+    return head.strip().rstrip(".,:;").strip()
+
+
+class PromptProblem:
+    def __init__(self, backbone, dataset, train_split, settings: ProblemSettings,
+                 cache_dir=None):
+        self.backbone = backbone
+        self.dataset = dataset
+        self.settings = settings
+        self.classnames = list(dataset.classnames)
+        self.class_ids = [backbone.tokenize(f"{name}.") for name in self.classnames]
+        self.train = train_split
+        self._cache_dir = cache_dir
+        self.train_x, self.train_y = self._features(train_split, "train")
+        self._test = None
+        vocab_mask = backbone.projectable_mask()
+        if settings.projection_vocab != "all":
+            raise ValueError(f"unknown projection_vocab {settings.projection_vocab!r}")
+        self._allowed = vocab_mask
+        pad = backbone.tokenize(settings.pad_word)
+        if len(pad) != 1:
+            raise ValueError(f"pad_word {settings.pad_word!r} is not a single token")
+        self._pad_id = pad[0]
+
+    # -- data ---------------------------------------------------------------
+    def _features(self, split, name):
+        """Features of a split, computed from the full split's cache by id."""
+        full = getattr(self.dataset, name)
+        feats = cached_input_features(self.backbone, full, self.dataset.name, name,
+                                      self._cache_dir)
+        row = {id_: i for i, id_ in enumerate(full.ids)}
+        index = torch.tensor([row[i] for i in split.ids])
+        return feats[index], torch.tensor(split.labels)
+
+    def split(self, name: str):
+        if name == "train":
+            return self.train_x, self.train_y
+        if name == "test":
+            if self._test is None:
+                self._test = self._features(self.dataset.test, "test")
+            return self._test
+        raise ValueError(f"unknown split {name!r}; use 'train' or 'test'")
+
+    # -- prompts ------------------------------------------------------------
+    @property
+    def n_ctx(self) -> int:
+        return self.settings.n_ctx
+
+    def init_random(self, generator: torch.Generator) -> torch.Tensor:
+        d = self.backbone.token_dim
+        return torch.randn(self.n_ctx, d, generator=generator) * self.settings.init_std
+
+    def context_ids(self, text: str) -> list[int]:
+        """Token ids of `text` cut or padded to exactly n_ctx (the documented policy)."""
+        ids = self.backbone.tokenize(text)
+        n = self.n_ctx
+        ids = ids[:n] if self.settings.truncate == "head" else ids[-n:] if ids else ids
+        return ids + [self._pad_id] * (n - len(ids))
+
+    def embed_text(self, text: str) -> torch.Tensor:
+        """V(text): [n_ctx, d] token embeddings of a context text."""
+        ids = torch.tensor(self.context_ids(text))
+        return self.backbone.token_embeddings[ids].detach().clone()
+
+    def embed_ids(self, ids: torch.Tensor) -> torch.Tensor:
+        return self.backbone.token_embeddings[ids].detach().clone()
+
+    def project_ids(self, ctx: torch.Tensor) -> torch.Tensor:
+        """V^-1 as token ids: [..., n_ctx] for ctx [..., n_ctx, d]."""
+        return nearest_tokens(ctx, self.backbone.token_embeddings,
+                              self.settings.projection_metric, self._allowed)
+
+    def project(self, ctx: torch.Tensor) -> list[str]:
+        """V^-1 as readable text, one string per prompt in ctx [P, n_ctx, d]."""
+        return [self.backbone.decode(row.tolist()) for row in self.project_ids(ctx)]
+
+    # -- objective ----------------------------------------------------------
+    def _pad_to(self):
+        return None if self.settings.fast_path else self.backbone.max_length
+
+    def logits(self, ctx: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """[P, B, C] logits for prompts ctx [P, n_ctx, d] on input features x [B, D]."""
+        text = self.backbone.encode_prompts(ctx, self.class_ids, pad_to=self._pad_to())
+        return self.backbone.logit_scale * torch.einsum("bd,pcd->pbc", x, text)
+
+    def loss(self, ctx: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+        """Cross-entropy of one prompt [n_ctx, d] on the training examples `index`."""
+        logits = self.logits(ctx[None], self.train_x[index])[0]
+        return F.cross_entropy(logits, self.train_y[index])
+
+    @torch.no_grad()
+    def evaluate(self, ctxs: torch.Tensor, split: str = "train") -> tuple[torch.Tensor, torch.Tensor]:
+        """Loss and accuracy (%) of many prompts [P, n_ctx, d] in one no-grad pass."""
+        x, y = self.split(split)
+        logits = self.logits(ctxs, x)                       # [P, B, C]
+        losses = F.cross_entropy(logits.transpose(1, 2), y.expand(len(ctxs), -1),
+                                 reduction="none").mean(1)
+        accs = (logits.argmax(-1) == y).float().mean(1) * 100.0
+        return losses, accs
+
+    @torch.no_grad()
+    def evaluate_templates(self, templates: list[str], split: str = "train"):
+        """Zero-shot loss/accuracy of hard templates "... {} ..." (no soft context)."""
+        x, y = self.split(split)
+        losses, accs = [], []
+        for template in templates:
+            texts = [template.replace("{}", name) if "{}" in template else f"{template} {name}"
+                     for name in self.classnames]
+            logits = self.backbone.logit_scale * x @ self.backbone.encode_texts(texts).T
+            losses.append(F.cross_entropy(logits, y).item())
+            accs.append((logits.argmax(-1) == y).float().mean().item() * 100.0)
+        return torch.tensor(losses), torch.tensor(accs)

@@ -1,0 +1,181 @@
+"""Run one (method, dataset, shots, seed) configuration, tracked in MLflow.
+
+The configuration is fully resolved before anything runs; its canonical JSON
+hash names the run, so a finished run is skipped on re-run and every LLM call
+of a run has a stable position (run hash, call number) in the response store.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from dataclasses import asdict, dataclass, field, replace
+from functools import lru_cache
+from pathlib import Path
+
+import torch
+
+from .gradient import GradientSettings
+from .methods import Budget, RunContext, RunLog, get_method
+from .problem import ProblemSettings, PromptProblem
+from .tracking import Tracker
+
+log = logging.getLogger(__name__)
+
+# Parts of the LLM settings that change where/how a call is made, not what is
+# asked: excluded from the run hash (the response store key excludes them too).
+_LLM_TRANSPORT = ("base_url", "timeout_s", "max_retries", "backoff_s", "api_key_env")
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    method: str
+    dataset: str
+    shots: int
+    seed: int
+    scale: str = "mini"
+    table: str = "adhoc"
+    spec: str = ""                               # "table3@v1": part of the hash
+    backbone: str = "minilm"
+    backbone_options: dict = field(default_factory=dict)
+    recipe: str = "coop-mini"
+    problem: ProblemSettings = field(default_factory=ProblemSettings)
+    gradient: GradientSettings | None = None    # None: the recipe's
+    budget: Budget | None = None                # None: N, m from the recipe, M by shots
+    method_settings: dict = field(default_factory=dict)
+    llm: dict = field(default_factory=dict)      # maao.llm.LLMSettings fields
+
+    def __post_init__(self):
+        if self.shots <= 0:
+            raise ValueError(f"shots must be positive, got {self.shots}")
+
+    def semantic(self) -> dict:
+        d = asdict(self)
+        d["llm"] = {k: v for k, v in sorted(self.llm.items()) if k not in _LLM_TRANSPORT}
+        return d
+
+    def config_hash(self) -> str:
+        blob = json.dumps(self.semantic(), sort_keys=True, separators=(",", ":"), default=str)
+        return hashlib.sha256(blob.encode()).hexdigest()[:20]
+
+    @property
+    def experiment(self) -> str:
+        return f"maao-{self.table}-{self.scale}"
+
+
+@dataclass
+class RunSummary:
+    config: RunConfig
+    skipped: bool
+    metrics: dict
+    seconds: float
+    run_id: str
+
+
+@lru_cache(maxsize=4)
+def _backbone(name: str, options_json: str):
+    from .backbones import load_backbone
+
+    return load_backbone(name, **json.loads(options_json))
+
+
+@lru_cache(maxsize=16)
+def _dataset(name: str, data_dir: str | None):
+    from .datasets import load_dataset
+
+    return load_dataset(name, data_dir=data_dir)
+
+
+def build_problem(config: RunConfig, data_dir=None, cache_dir=None) -> PromptProblem:
+    from .datasets import few_shot
+
+    dataset = _dataset(config.dataset, str(data_dir) if data_dir else None)
+    train = few_shot(dataset, config.shots, config.seed)
+    backbone = _backbone(config.backbone, json.dumps(config.backbone_options, sort_keys=True))
+    return PromptProblem(backbone, dataset, train, config.problem, cache_dir=cache_dir)
+
+
+def resolve(config: RunConfig, problem: PromptProblem) -> RunConfig:
+    """Fill recipe defaults (gradient settings, budget) so the hash covers them."""
+    from .presets import get_recipe
+
+    recipe = get_recipe(config.recipe)
+    gradient = config.gradient or recipe.gradient
+    budget = config.budget or Budget(
+        recipe.rounds, recipe.steps_per_round,
+        recipe.final_steps(config.shots, len(problem.train_y), gradient.batch_size))
+    return replace(config, gradient=gradient, budget=budget)
+
+
+def execute(config: RunConfig, tracker: Tracker, store=None, data_dir=None, cache_dir=None,
+            force: bool = False) -> RunSummary:
+    """Run one configuration unless a finished identical run exists."""
+    method_cls = get_method(config.method)
+    method = method_cls.from_dict(config.method_settings)
+    problem = build_problem(config, data_dir, cache_dir)
+    config = resolve(config, problem)
+    key = config.config_hash()
+    done = None if force else tracker.finished_run(config.experiment, key)
+    if done is not None:
+        return RunSummary(config, True, dict(done.data.metrics), 0.0, done.info.run_id)
+
+    llm = None
+    if method_cls.uses_llm:
+        from .llm import LLMClient, LLMSettings
+
+        if store is None:
+            raise ValueError(f"method {config.method!r} needs an LLM response store")
+        llm = LLMClient(LLMSettings(**config.llm), store)
+    tags = {"table": config.table, "scale": config.scale, "method": config.method,
+            "dataset": config.dataset, "shots": config.shots, "seed": config.seed,
+            "backbone": config.backbone, "config_hash": key,
+            "llm_model": config.llm.get("model", "") if llm else ""}
+    name = f"{config.method}/{config.dataset}/{config.shots}shot/seed{config.seed}"
+    run_id = tracker.start(config.experiment, name, tags)
+    start = time.perf_counter()
+    try:
+        torch.manual_seed(config.seed)
+        generator = torch.Generator().manual_seed(config.seed)
+        runlog = RunLog()
+        ctx = RunContext(problem, config.gradient, config.budget, generator, runlog, key, llm,
+                         target_model=_model_phrase(problem))
+        result = method.run(ctx)
+        metrics = evaluate_result(problem, result)
+        metrics.update(runlog.counters)
+        metrics["seconds"] = time.perf_counter() - start
+        artifacts = {"config.json": config.semantic(), "final_prompt.json": _prompt_record(problem, result)}
+        for kind, entries in runlog.records.items():
+            artifacts[f"{kind}.json"] = entries
+        if llm is not None:
+            artifacts["llm_transcript.json"] = llm.transcript
+            metrics["llm_calls"] = len(llm.transcript)
+        tracker.finish(run_id, config.semantic(), runlog.metrics, metrics, artifacts)
+    except BaseException as err:
+        tracker.fail(run_id, err)
+        raise
+    return RunSummary(config, False, metrics, metrics["seconds"], run_id)
+
+
+def _model_phrase(problem) -> str:
+    """How the instruction names the target model ("CLIP", "MiniLM sentence embedding")."""
+    return "CLIP" if problem.backbone.name.startswith("clip") else "MiniLM sentence embedding"
+
+
+def evaluate_result(problem, result) -> dict:
+    """Final metrics, the test split evaluated once after training."""
+    if result.prompt is not None:
+        train_loss, train_acc = problem.evaluate(result.prompt[None], "train")
+        test_loss, test_acc = problem.evaluate(result.prompt[None], "test")
+    else:
+        train_loss, train_acc = problem.evaluate_templates([result.template], "train")
+        test_loss, test_acc = problem.evaluate_templates([result.template], "test")
+    return {"train_loss": train_loss.item(), "train_accuracy": train_acc.item(),
+            "test_loss": test_loss.item(), "test_accuracy": test_acc.item()}
+
+
+def _prompt_record(problem, result) -> dict:
+    if result.prompt is not None:
+        return {"kind": "soft", "projected": problem.project(result.prompt[None])[0],
+                "vectors": result.prompt.tolist()}
+    return {"kind": "template", "template": result.template}

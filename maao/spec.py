@@ -1,0 +1,115 @@
+"""Declarative, versioned experiment specs (one YAML file per paper table).
+
+A spec names the methods, their settings, and per scale the backbone, recipe,
+datasets, shots, seeds and LLM; `expand` turns it into resolved run configs.
+Bump `version` whenever a change would alter results: it is part of every
+run's hash, so old runs are never mistaken for new ones.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+import yaml
+
+from .gradient import GradientSettings
+from .methods import Budget
+from .problem import ProblemSettings
+from .runner import RunConfig
+
+SPEC_DIR = Path(__file__).resolve().parent.parent / "benchmarks" / "specs"
+_SCALE_KEYS = {"backbone", "backbone_options", "recipe", "datasets", "shots", "seeds", "llm",
+               "problem", "gradient", "budget", "responses"}
+
+
+class SpecError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Spec:
+    name: str
+    version: int
+    table: str
+    description: str
+    methods: list
+    method_settings: dict
+    scales: dict
+    path: Path
+
+    def scale(self, name: str) -> dict:
+        if name not in self.scales:
+            raise SpecError(f"spec {self.name!r} has no scale {name!r}; it has {sorted(self.scales)}")
+        return self.scales[name]
+
+    def responses_path(self, scale: str) -> Path:
+        rel = self.scale(scale).get("responses", f"../responses/{self.table}-{scale}.jsonl")
+        return (self.path.parent / rel).resolve()
+
+
+def resolve_spec_path(name_or_path: str) -> Path:
+    path = Path(name_or_path)
+    if not path.suffix:
+        path = SPEC_DIR / f"{name_or_path}.yaml"
+    if not path.is_file():
+        known = sorted(p.stem for p in SPEC_DIR.glob("*.yaml"))
+        raise SpecError(f"no experiment spec {name_or_path!r} (looked for {path}); known: {known}")
+    return path
+
+
+def load_spec(name_or_path: str) -> Spec:
+    path = resolve_spec_path(name_or_path)
+    raw = yaml.safe_load(path.read_text())
+    missing = [k for k in ("name", "version", "methods", "scales") if k not in raw]
+    if missing:
+        raise SpecError(f"{path}: missing key(s) {missing}")
+    for scale, body in raw["scales"].items():
+        unknown = set(body) - _SCALE_KEYS
+        if unknown:
+            raise SpecError(f"{path}: scale {scale!r} has unknown key(s) {sorted(unknown)}")
+    return Spec(raw["name"], int(raw["version"]), raw.get("table", raw["name"]),
+                raw.get("description", ""), list(raw["methods"]),
+                dict(raw.get("method_settings") or {}), dict(raw["scales"]), path)
+
+
+def _typed(cls, values: dict | None, where: str):
+    if values is None:
+        return None
+    known = {f.name for f in fields(cls)}
+    unknown = set(values) - known
+    if unknown:
+        raise SpecError(f"{where}: unknown setting(s) {sorted(unknown)}; known: {sorted(known)}")
+    return cls(**values)
+
+
+def expand(spec: Spec, scale: str, datasets=None, shots=None, seeds=None, methods=None,
+           strict: bool = True) -> list[RunConfig]:
+    """Run configs of a spec; `strict` limits selections to the spec's own lists
+    (a sweep), otherwise any value is allowed (a single `maao run`)."""
+    body = spec.scale(scale)
+
+    def pick(given, allowed, what):
+        if not given:
+            return list(allowed)
+        for g in given if strict else ():
+            if g not in allowed:
+                raise SpecError(f"{what} {g!r} is not in spec {spec.name!r} ({scale}): {list(allowed)}")
+        return list(given)
+
+    configs = []
+    problem = _typed(ProblemSettings, body.get("problem"), f"{spec.name}.{scale}.problem") or ProblemSettings()
+    gradient = _typed(GradientSettings, body.get("gradient"), f"{spec.name}.{scale}.gradient")
+    budget = _typed(Budget, body.get("budget"), f"{spec.name}.{scale}.budget")
+    for method in pick(methods, spec.methods, "method"):
+        for dataset in pick(datasets, body["datasets"], "dataset"):
+            for k in pick(shots, body["shots"], "shots"):
+                for seed in pick(seeds, body["seeds"], "seed"):
+                    configs.append(RunConfig(
+                        method=method, dataset=dataset, shots=int(k), seed=int(seed), scale=scale,
+                        table=spec.table, backbone=body["backbone"],
+                        backbone_options=dict(body.get("backbone_options") or {}),
+                        recipe=body["recipe"], problem=problem, gradient=gradient, budget=budget,
+                        method_settings=dict(spec.method_settings.get(method) or {}),
+                        spec=f"{spec.name}@v{spec.version}",
+                        llm=dict(body.get("llm") or {})))
+    return configs

@@ -1,0 +1,63 @@
+"""python -m reports {table3,table4,table5,table6,figure2} --tracking-uri URI --scale mini --out DIR"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import warnings
+
+
+def _specs():
+    from .ablations import SPECS
+    from .table3 import SPEC
+
+    return {"table3": SPEC, **SPECS}
+
+
+def main(argv=None) -> int:
+    specs = _specs()
+    ap = argparse.ArgumentParser(prog="python -m reports", description="Build result tables from MLflow runs.")
+    ap.add_argument("table", choices=sorted(specs) + ["figure2"], help="which table/figure to build")
+    ap.add_argument("--tracking-uri", default=os.environ.get("MLFLOW_TRACKING_URI", "sqlite:///mlflow.db"),
+                    help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI or sqlite:///mlflow.db)")
+    ap.add_argument("--scale", default="mini", help="mini or paper (default: mini)")
+    ap.add_argument("--out", default=None, help="output directory (default: reports/out)")
+    ap.add_argument("--metric", default="test_accuracy", help="figure2: metric history to plot")
+    args = ap.parse_args(argv)
+
+    if args.table == "figure2":
+        from . import figure2
+        from .runs import ReportError
+
+        try:
+            curves = figure2.load_curves(args.tracking_uri, args.scale, args.metric)
+        except ReportError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+        paths = figure2.write_figure(figure2.aggregate(curves), args.out)
+        print("wrote: " + ", ".join(str(p) for p in paths))
+        return 0
+
+    from .method_table import build_table, render_markdown, write_all
+    from .runs import ReportError, load_runs
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            df = load_runs(args.tracking_uri, args.table, args.scale)
+        except ReportError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+    for w in caught:
+        if issubclass(w.category, UserWarning) and str(w.message).startswith("maao-"):
+            print(f"warning: {w.message}", file=sys.stderr)
+    res = build_table(df, specs[args.table])
+    paths = write_all(res, args.out)
+    print(render_markdown(res))
+    print("wrote: " + ", ".join(str(p) for p in paths))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,573 @@
+"""Generic "methods x datasets" result table with paired significance tests.
+
+Used by Table 3 (``reports.table3``) and reusable for the ablations (Tables
+4-6): rows are methods (or ablation variants) in a fixed order, columns are
+datasets plus an Average column, cells are mean ± sample std over the
+(shots, seed) cells of that dataset.  One row is the *reference* (the
+combined method); every other row is compared with it, paired over
+(dataset, shots, seed).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import stats as _st
+
+from . import stats
+from .paper_numbers import PAPER
+
+__all__ = [
+    "TableSpec",
+    "TableResult",
+    "build_table",
+    "write_markdown",
+    "write_csv",
+    "write_cells_csv",
+    "write_significance_csv",
+    "write_latex",
+    "write_all",
+    "render_markdown",
+    "render_latex",
+    "DEFAULT_OUT",
+]
+
+DEFAULT_OUT = Path(__file__).resolve().parent / "out"
+AVG = "Average"
+DAGGER, DDAGGER = "†", "‡"
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    name: str  # file stem, e.g. "table3"
+    title: str
+    methods: tuple  # ((key, label), ...) in row order
+    reference: str  # key of the method every other row is compared with
+    paper: str | None = None  # key into paper_numbers.PAPER
+    datasets: tuple | None = None  # column order; default: sorted names in the data
+    value: str = "test_accuracy"
+    pair_on: tuple = ("dataset", "shots", "seed")
+    alpha: float = 0.05
+    confidence: float = 0.95
+    n_resamples: int = 9999
+    random_state: int = 0
+    decimals: int = 2
+
+    @property
+    def labels(self) -> dict:
+        return dict(self.methods)
+
+    @property
+    def baselines(self) -> list:
+        return [k for k, _ in self.methods if k != self.reference]
+
+
+@dataclass
+class TableResult:
+    spec: TableSpec
+    scale: str
+    datasets: list  # column order (without Average)
+    cells: pd.DataFrame  # method, dataset, shots, seed, value; sorted
+    summary: pd.DataFrame  # method, label, dataset (+Average), n, mean, std, best, marker
+    significance: pd.DataFrame  # one row per baseline (see stats.compare_to_reference)
+    paper: pd.DataFrame | None  # method, label, dataset (+Average), mean, best
+    caption: str
+    ordering: str
+    notes: list = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------
+# building
+# --------------------------------------------------------------------------
+def _round(x: float, d: int) -> float:
+    return float(np.round(x, d)) if np.isfinite(x) else math.nan
+
+
+def _best_flags(means: pd.Series, decimals: int) -> pd.Series:
+    r = means.map(lambda v: _round(v, decimals))
+    if r.notna().sum() == 0:
+        return pd.Series(False, index=means.index)
+    return r == r.max()
+
+
+def _summarise(cells: pd.DataFrame, spec: TableSpec, datasets: list) -> pd.DataFrame:
+    v = spec.value
+    rows = []
+    for key, label in spec.methods:
+        m = cells[cells["method"] == key]
+        ds_means = []
+        for ds in datasets:
+            x = m.loc[m["dataset"] == ds, v].to_numpy(dtype=float)
+            n = int(x.size)
+            mean = float(np.mean(x)) if n else math.nan
+            std = float(np.std(x, ddof=1)) if n >= 2 else math.nan
+            ds_means.append(mean)
+            rows.append(dict(method=key, label=label, dataset=ds, n=n, mean=mean, std=std))
+        # Average: unweighted mean of the dataset means (needs every dataset).
+        avg = float(np.mean(ds_means)) if ds_means and np.all(np.isfinite(ds_means)) else math.nan
+        rows.append(dict(method=key, label=label, dataset=AVG, n=int(len(m)), mean=avg, std=math.nan))
+    s = pd.DataFrame(rows, columns=["method", "label", "dataset", "n", "mean", "std"])
+    s["best"] = False
+    for ds in datasets + [AVG]:
+        idx = s["dataset"] == ds
+        s.loc[idx, "best"] = _best_flags(s.loc[idx, "mean"], spec.decimals).to_numpy()
+    return s
+
+
+def _paper_frame(spec: TableSpec) -> pd.DataFrame | None:
+    if not spec.paper or spec.paper not in PAPER:
+        return None
+    p = PAPER[spec.paper]
+    labels = dict(p.get("labels", {}))
+    labels.update(spec.labels)
+    rows = []
+    for key, vals in p["rows"].items():
+        ds_vals = [vals[d] for d in p["datasets"]]
+        for d in p["datasets"]:
+            rows.append(dict(method=key, label=labels.get(key, key), dataset=d, mean=float(vals[d])))
+        rows.append(dict(method=key, label=labels.get(key, key), dataset=AVG, mean=float(np.mean(ds_vals))))
+    f = pd.DataFrame(rows)
+    f["best"] = False
+    for d in list(p["datasets"]) + [AVG]:
+        idx = f["dataset"] == d
+        f.loc[idx, "best"] = _best_flags(f.loc[idx, "mean"], 2).to_numpy()
+    return f
+
+
+def _fmt_p(p: float) -> str:
+    if not np.isfinite(p):
+        return "n/a"
+    if p < 1e-4:
+        return "<0.0001"
+    return f"{p:.4f}"
+
+
+def _order_string(means: dict, labels: dict, decimals: int) -> str:
+    items = sorted(means.items(), key=lambda kv: (-kv[1], kv[0]))
+    out = labels.get(items[0][0], items[0][0])
+    for (k0, v0), (k1, v1) in zip(items, items[1:]):
+        sep = " = " if _round(v0, decimals) == _round(v1, decimals) else " > "
+        out += sep + labels.get(k1, k1)
+    return out
+
+
+def _ordering_paragraph(res_summary, paper, sig, spec: TableSpec, scale: str, n_note: str) -> str:
+    labels = spec.labels
+    ours = res_summary[(res_summary["dataset"] == AVG)].set_index("method")["mean"]
+    ours = {k: float(v) for k, v in ours.items() if np.isfinite(v)}
+    lines = [f"**Does the {scale} scale reproduce the paper's ordering?** "]
+    if paper is None:
+        lines.append("No published numbers are recorded for this table, so no comparison is made.")
+        return "".join(lines)
+    pav = paper[paper["dataset"] == AVG].set_index("method")["mean"]
+    common = [k for k, _ in spec.methods if k in ours and k in pav.index]
+    missing = [labels[k] for k, _ in spec.methods if k not in ours]
+    if len(common) < 2:
+        lines.append(
+            f"Too few methods have results on every dataset ({len(common)}) to compare orderings"
+            + (f"; missing: {', '.join(missing)}." if missing else ".")
+        )
+        return "".join(lines)
+    o = {k: ours[k] for k in common}
+    p = {k: float(pav[k]) for k in common}
+    o_order = sorted(common, key=lambda k: (-o[k], k))
+    p_order = sorted(common, key=lambda k: (-p[k], k))
+    lines.append(
+        f"Ranking the {len(common)} methods by their average over datasets, the {scale} scale gives "
+        f"{_order_string(o, labels, spec.decimals)}; the paper gives {_order_string(p, labels, 2)}. "
+    )
+    if o_order == p_order:
+        lines.append("The orderings are identical. ")
+    else:
+        tau = _st.kendalltau([o[k] for k in common], [p[k] for k in common]).statistic
+        moved = [labels[k] for k in common if o_order.index(k) != p_order.index(k)]
+        lines.append(
+            f"The orderings differ (Kendall's tau = {tau:.2f}); rank changes for: {', '.join(moved)}. "
+        )
+    ref = spec.reference
+    if ref in common:
+        r_o, r_p = o_order.index(ref) + 1, p_order.index(ref) + 1
+        lab = labels[ref]
+        if r_o == 1 and r_p == 1:
+            lines.append(f"{lab} is best on average in both. ")
+        else:
+            lines.append(
+                f"{lab} ranks {r_o} of {len(common)} at {scale} scale and {r_p} of {len(common)} in the paper. "
+            )
+    # Significance summary
+    if sig is not None and len(sig):
+        better = [labels[b] for b, m in zip(sig["baseline"], sig["marker"]) if m == DAGGER]
+        worse = [labels[b] for b, m in zip(sig["baseline"], sig["marker"]) if m == DDAGGER]
+        neutral = [labels[b] for b, m in zip(sig["baseline"], sig["marker"]) if m == ""]
+        ref_lab = labels.get(ref, ref)
+        if better:
+            lines.append(f"{ref_lab} is significantly better than {', '.join(better)}. ")
+        if worse:
+            lines.append(f"{', '.join(worse)} significantly outperform(s) {ref_lab}. ")
+        if neutral:
+            lines.append(
+                f"No significant difference (Holm-adjusted Wilcoxon p >= {spec.alpha}) from "
+                f"{', '.join(neutral)}. "
+            )
+        if n_note:
+            lines.append(n_note + " ")
+    if missing:
+        lines.append(f"Not compared (no results on every dataset): {', '.join(missing)}. ")
+    lines.append(
+        f"Absolute values are not comparable: the paper uses its own datasets and backbone, "
+        f"the {scale} scale uses different ones."
+    )
+    return "".join(lines).strip()
+
+
+def build_table(df: pd.DataFrame, spec: TableSpec) -> "TableResult":
+    """Aggregate per-run rows (as returned by ``runs.load_runs``) into a table.
+
+    ``df`` needs columns method, dataset, shots, seed and ``spec.value``
+    (one row per cell; duplicates raise).  Methods not in ``spec.methods``
+    are ignored (and noted).
+    """
+    need = ["method", "dataset", "shots", "seed", spec.value]
+    miss = [c for c in need if c not in df.columns]
+    if miss:
+        raise ValueError(f"input lacks columns {miss}")
+    notes = []
+    keys = [k for k, _ in spec.methods]
+    other = sorted(set(df["method"]) - set(keys))
+    if other:
+        notes.append(f"ignored methods not in this table: {', '.join(other)}")
+    cells = df.loc[df["method"].isin(keys), need].copy()
+    cells["shots"] = cells["shots"].astype(int)
+    cells["seed"] = cells["seed"].astype(int)
+    cells[spec.value] = cells[spec.value].astype(float)
+    if cells.duplicated(["method", "dataset", "shots", "seed"]).any():
+        raise ValueError("duplicate (method, dataset, shots, seed) cells; deduplicate first")
+    order = {k: i for i, k in enumerate(keys)}
+    cells["_o"] = cells["method"].map(order)
+    cells = cells.sort_values(["_o", "dataset", "shots", "seed"], kind="mergesort").drop(columns="_o")
+    cells = cells.reset_index(drop=True)
+
+    scale = "mini"
+    if "scale" in df.columns and df["scale"].notna().any():
+        scale = ",".join(sorted(set(df["scale"].dropna().astype(str))))
+    datasets = list(spec.datasets) if spec.datasets else sorted(set(cells["dataset"]))
+    absent = [lab for k, lab in spec.methods if k not in set(cells["method"])]
+    if absent:
+        notes.append(f"no runs for: {', '.join(absent)}")
+
+    summary = _summarise(cells, spec, datasets)
+
+    present_baselines = [b for b in spec.baselines]
+    sig = stats.compare_to_reference(
+        cells, spec.reference, present_baselines, pair_on=spec.pair_on, value=spec.value,
+        alpha=spec.alpha, confidence=spec.confidence, n_resamples=spec.n_resamples,
+        random_state=spec.random_state,
+    )
+    marker = dict(zip(sig["baseline"], sig["marker"]))
+    summary["marker"] = summary["method"].map(lambda k: marker.get(k, ""))
+
+    paper = _paper_frame(spec)
+
+    # ---- caption ------------------------------------------------------------
+    k = int(np.isfinite(sig["wilcoxon_p"].to_numpy(dtype=float)).sum()) if len(sig) else 0
+    ns = sorted(set(int(n) for n in sig["n_pairs"])) if len(sig) else []
+    nz = [int(n) for n in sig["wilcoxon_n_nonzero"]] if len(sig) else []
+    ds_n = summary[(summary["dataset"] != AVG) & (summary["n"] > 0)]["n"]
+    cell_n = sorted(set(int(x) for x in ds_n))
+    n_txt = (f"n = {cell_n[0]}" if len(cell_n) == 1 else f"n = {min(cell_n)}-{max(cell_n)}") if cell_n else "n = 0"
+    pairs_txt = (f"n = {ns[0]}" if len(ns) == 1 else "n = " + "/".join(str(x) for x in ns)) if ns else "n = 0"
+    ref_lab = spec.labels.get(spec.reference, spec.reference)
+    thr = spec.alpha / max(k, 1)
+    n_note = ""
+    if nz:
+        worst = min(nz)
+        minp = stats.min_wilcoxon_p(worst)
+        need_n = stats.min_n_for_alpha(spec.alpha, max(k, 1))
+        if minp > thr:
+            n_note = (
+                f"With as few as {worst} non-zero paired differences the smallest achievable exact two-sided "
+                f"Wilcoxon p is {minp:.4g} > {thr:.4g} (= alpha/{max(k, 1)}, Holm's first threshold), so "
+                f"such a comparison can never be marked; at least {need_n} pairs are needed. "
+                f"The absence of a marker is then not evidence of no difference."
+            )
+    caption = (
+        f"{spec.title} ({scale} scale). Test accuracy (%), mean ± sample std over the (shots, seed) "
+        f"cells of each dataset ({n_txt} runs per entry); Average = unweighted mean of the dataset means. "
+        f"Bold: best per column. Significance: {ref_lab} vs each other row, paired over "
+        f"(dataset, shots, seed) cells present for both ({pairs_txt} pairs); two-sided Wilcoxon "
+        f"signed-rank test (zero differences dropped; exact null distribution, by sign-flip enumeration "
+        f"over mid-ranks when absolute differences tie; normal approximation beyond 50 pairs, or beyond "
+        f"16 with ties), Holm correction across the {k} comparison(s) applied to the "
+        f"Wilcoxon p-values, alpha = {spec.alpha}. {DAGGER}: {ref_lab} significantly better; "
+        f"{DDAGGER}: that row significantly better than {ref_lab}. Paired t-test p and the "
+        f"{int(spec.confidence * 100)}% paired bootstrap CI of the mean difference (BCa, percentile "
+        f"fallback; {spec.n_resamples} resamples, seed {spec.random_state}) are reported alongside. "
+        + (n_note if n_note else "")
+    ).strip()
+    if paper is not None:
+        p = PAPER[spec.paper]
+        caption += (
+            f" Paper numbers: {p['title']}, on the paper's datasets ({', '.join(p['datasets'])}), "
+            f"which differ from the {scale}-scale datasets."
+        )
+
+    ordering = _ordering_paragraph(summary, paper, sig, spec, scale, n_note)
+    return TableResult(spec, scale, datasets, cells, summary, sig, paper, caption, ordering, notes)
+
+
+# --------------------------------------------------------------------------
+# rendering
+# --------------------------------------------------------------------------
+def _cell_text(row, decimals: int, modal_n: int | None, bold, pm: str = " ± ") -> str:
+    ds = row.name  # the dataset (index label of the summary row)
+    if row["n"] == 0 or not np.isfinite(row["mean"]):
+        return "–"
+    s = f"{row['mean']:.{decimals}f}"
+    if np.isfinite(row["std"]):
+        s += f"{pm}{row['std']:.{decimals}f}"
+    s = bold(s) if row["best"] else s
+    if modal_n is not None and ds != AVG and row["n"] != modal_n:
+        s += f" (n={int(row['n'])})"
+    return s
+
+
+def _modal_n(summary: pd.DataFrame, ds: str) -> int | None:
+    ns = summary.loc[(summary["dataset"] == ds) & (summary["n"] > 0), "n"]
+    if ns.empty:
+        return None
+    return int(ns.value_counts().sort_index().idxmax())
+
+
+def _sig_rows(res: TableResult) -> list:
+    d = res.spec.decimals
+    out = []
+    for _, r in res.significance.iterrows():
+        ci = "n/a" if not np.isfinite(r["ci_low"]) else f"[{r['ci_low']:+.{d}f}, {r['ci_high']:+.{d}f}]"
+        diff = "n/a" if not np.isfinite(r["mean_diff"]) else f"{r['mean_diff']:+.{d}f}"
+        note = r["wilcoxon_note"] or ""
+        out.append(dict(
+            label=res.spec.labels.get(r["baseline"], r["baseline"]), n=int(r["n_pairs"]), diff=diff, ci=ci,
+            w=_fmt_p(r["wilcoxon_p"]), t=_fmt_p(r["ttest_p"]), holm=_fmt_p(r["holm_p"]),
+            marker=r["marker"], note=note,
+        ))
+    return out
+
+
+def render_markdown(res: TableResult) -> str:
+    spec, s, d = res.spec, res.summary, res.spec.decimals
+    cols = res.datasets + [AVG]
+    heads = []
+    modal = {}
+    for ds in cols:
+        mn = _modal_n(s, ds) if ds != AVG else None
+        modal[ds] = mn
+        heads.append(f"{ds} (n={mn})" if mn is not None else ds)
+    out = io.StringIO()
+    out.write(f"### {spec.title} — {res.scale} scale\n\n")
+    out.write("| Method | " + " | ".join(heads) + " |\n")
+    out.write("|---|" + "---:|" * len(cols) + "\n")
+    for key, label in spec.methods:
+        rows = s[s["method"] == key].set_index("dataset")
+        mk = rows["marker"].iloc[0] if len(rows) else ""
+        cells = [_cell_text(rows.loc[ds], d, modal[ds], lambda x: f"**{x}**") for ds in cols]
+        out.write(f"| {label}{(' ' + mk) if mk else ''} | " + " | ".join(cells) + " |\n")
+    out.write("\n" + res.caption + "\n")
+
+    if len(res.significance):
+        ref = spec.labels.get(spec.reference, spec.reference)
+        out.write(f"\n#### Paired comparison: {ref} − row\n\n")
+        out.write("| Row | n pairs | mean diff | 95% CI | Wilcoxon p | paired t p | Holm p (Wilcoxon) | | note |\n")
+        out.write("|---|---:|---:|---|---:|---:|---:|---|---|\n")
+        for r in _sig_rows(res):
+            out.write(
+                f"| {r['label']} | {r['n']} | {r['diff']} | {r['ci']} | {r['w']} | {r['t']} | "
+                f"{r['holm']} | {r['marker']} | {r['note']} |\n"
+            )
+
+    if res.paper is not None:
+        p = PAPER[spec.paper]
+        pcols = list(p["datasets"]) + [AVG]
+        out.write(
+            f"\n#### Paper ({spec.paper}, published; paper's datasets {', '.join(p['datasets'])} — "
+            f"not the {res.scale}-scale datasets)\n\n"
+        )
+        out.write("| Method | " + " | ".join(pcols) + " |\n")
+        out.write("|---|" + "---:|" * len(pcols) + "\n")
+        for key in dict.fromkeys(res.paper["method"]):
+            rows = res.paper[res.paper["method"] == key].set_index("dataset")
+            cells = []
+            for ds in pcols:
+                t = f"{rows.loc[ds, 'mean']:.2f}"
+                cells.append(f"**{t}**" if rows.loc[ds, "best"] else t)
+            out.write(f"| {rows['label'].iloc[0]} | " + " | ".join(cells) + " |\n")
+        if not p.get("reliable", True):
+            out.write(f"\nParsing caveat: {p.get('note', '')}\n")
+
+    out.write("\n" + res.ordering + "\n")
+    if res.notes:
+        out.write("\nNotes: " + "; ".join(res.notes) + ".\n")
+    return out.getvalue()
+
+
+_TEX_ESC = {"&": r"\&", "%": r"\%", "_": r"\_", "#": r"\#", "$": r"\$", "{": r"\{", "}": r"\}"}
+
+
+def _tex(s: str) -> str:
+    s = "".join(_TEX_ESC.get(c, c) for c in str(s))
+    return (s.replace("±", r"$\pm$").replace("†", r"$^\dagger$").replace("‡", r"$^\ddagger$")
+            .replace("−", "-").replace("–", "--").replace("≥", ">=")
+            .replace(">=", "\x03").replace("<", r"$<$").replace(">", r"$>$").replace("\x03", r"$\geq$"))
+
+
+def render_latex(res: TableResult) -> str:
+    spec, s, d = res.spec, res.summary, res.spec.decimals
+    cols = res.datasets + [AVG]
+    modal = {ds: (_modal_n(s, ds) if ds != AVG else None) for ds in cols}
+    pcols = (list(PAPER[spec.paper]["datasets"]) + [AVG]) if res.paper is not None else []
+    width = max(len(cols), len(pcols))
+
+    def pad(cells):
+        return " & ".join(cells) + " &" * (width - len(cells))
+
+    out = io.StringIO()
+    out.write("% generated by reports.method_table; requires \\usepackage{booktabs}\n")
+    out.write("\\begin{table}[t]\n\\centering\n\\small\n")
+    out.write(f"\\caption{{{_tex(res.caption)}}}\n\\label{{tab:{spec.name}-{res.scale}}}\n")
+    out.write("\\begin{tabular}{l" + "r" * width + "}\n\\toprule\n")
+    heads = [_tex(ds) + (f" ($n={modal[ds]}$)" if modal[ds] is not None else "") for ds in cols]
+    out.write("Method & " + pad(heads) + " \\\\\n\\midrule\n")
+    for key, label in spec.methods:
+        rows = s[s["method"] == key].set_index("dataset")
+        mk = rows["marker"].iloc[0] if len(rows) else ""
+        cells = [_tex(_cell_text(rows.loc[ds], d, modal[ds], lambda x: f"\x01{x}\x02"))
+                 .replace("\x01", "\\textbf{").replace("\x02", "}") for ds in cols]
+        out.write(f"{_tex(label)}{_tex(mk)} & " + pad(cells) + " \\\\\n")
+    if res.paper is not None:
+        out.write("\\midrule\n")
+        out.write(
+            f"\\multicolumn{{{width + 1}}}{{l}}{{\\emph{{Paper (published), datasets: "
+            f"{_tex(', '.join(pcols[:-1]))}}}}} \\\\\n"
+        )
+        out.write("Method & " + pad([_tex(c) for c in pcols]) + " \\\\\n")
+        for key in dict.fromkeys(res.paper["method"]):
+            rows = res.paper[res.paper["method"] == key].set_index("dataset")
+            cells = []
+            for ds in pcols:
+                t = f"{rows.loc[ds, 'mean']:.2f}"
+                cells.append(f"\\textbf{{{t}}}" if rows.loc[ds, "best"] else t)
+            out.write(f"{_tex(rows['label'].iloc[0])} & " + pad(cells) + " \\\\\n")
+    out.write("\\bottomrule\n\\end{tabular}\n")
+    if len(res.significance):
+        ref = spec.labels.get(spec.reference, spec.reference)
+        out.write("\n\\vspace{0.5em}\n\\begin{tabular}{lrrlrrrl}\n\\toprule\n")
+        out.write(f"Row & $n$ & {_tex(ref)} $-$ row & 95\\% CI & Wilcoxon $p$ & $t$-test $p$ & Holm $p$ & \\\\\n\\midrule\n")
+        for r in _sig_rows(res):
+            out.write(
+                f"{_tex(r['label'])} & {r['n']} & {r['diff']} & {r['ci']} & {_tex(r['w'])} & {_tex(r['t'])} & "
+                f"{_tex(r['holm'])} & {_tex(r['marker'])} \\\\\n"
+            )
+        out.write("\\bottomrule\n\\end{tabular}\n")
+    out.write("\\end{table}\n")
+    return out.getvalue()
+
+
+def _f(x, fmt="{:.6f}") -> str:
+    if x is None or (isinstance(x, float) and not np.isfinite(x)):
+        return ""
+    return fmt.format(x)
+
+
+def _csv_text(header: Sequence[str], rows: Sequence[Sequence]) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(header)
+    w.writerows(rows)
+    return buf.getvalue()
+
+
+def _out_path(res: TableResult, path, suffix: str) -> Path:
+    p = Path(path) if path is not None else DEFAULT_OUT / f"{res.spec.name}{suffix}"
+    p.parent.mkdir(parents=True, exist_ok=True)
+    return p
+
+
+def csv_text(res: TableResult) -> str:
+    """Summary (ours + paper) in long form; byte-stable for the same input."""
+    rows = []
+    for _, r in res.summary.iterrows():
+        rows.append([res.scale, r["method"], r["label"], r["dataset"], int(r["n"]), _f(r["mean"]),
+                     _f(r["std"]), int(bool(r["best"])), r["marker"]])
+    if res.paper is not None:
+        for _, r in res.paper.iterrows():
+            rows.append(["paper", r["method"], r["label"], r["dataset"], "", _f(r["mean"]), "",
+                         int(bool(r["best"])), ""])
+    return _csv_text(["source", "method", "label", "dataset", "n", "mean", "std", "best", "marker"], rows)
+
+
+def significance_csv_text(res: TableResult) -> str:
+    cols = ["baseline", "n_pairs", "mean_diff", "ci_low", "ci_high", "ci_method", "wilcoxon_stat",
+            "wilcoxon_p", "wilcoxon_n_nonzero", "wilcoxon_method", "min_possible_p", "ttest_t", "ttest_p",
+            "holm_p", "marker", "wilcoxon_note", "ttest_note"]
+    g = "{:.6g}"
+    rows = []
+    for _, r in res.significance.iterrows():
+        rows.append([r["baseline"], int(r["n_pairs"]), _f(r["mean_diff"]), _f(r["ci_low"]), _f(r["ci_high"]),
+                     r["ci_method"], _f(r["wilcoxon_stat"], g), _f(r["wilcoxon_p"], g),
+                     int(r["wilcoxon_n_nonzero"]), r["wilcoxon_method"], _f(r["min_possible_p"], g),
+                     _f(r["ttest_t"], g), _f(r["ttest_p"], g), _f(r["holm_p"], g), r["marker"],
+                     r["wilcoxon_note"], r["ttest_note"]])
+    return _csv_text(cols, rows)
+
+
+def cells_csv_text(res: TableResult) -> str:
+    v = res.spec.value
+    rows = [[r.method, r.dataset, int(r.shots), int(r.seed), _f(float(getattr(r, v)))]
+            for r in res.cells.itertuples(index=False)]
+    return _csv_text(["method", "dataset", "shots", "seed", v], rows)
+
+
+def _write(p: Path, text: str) -> Path:
+    with open(p, "w", encoding="utf-8", newline="") as fh:
+        fh.write(text)
+    return p
+
+
+def write_markdown(res: TableResult, path=None) -> Path:
+    return _write(_out_path(res, path, ".md"), render_markdown(res))
+
+
+def write_latex(res: TableResult, path=None) -> Path:
+    return _write(_out_path(res, path, ".tex"), render_latex(res))
+
+
+def write_csv(res: TableResult, path=None) -> Path:
+    return _write(_out_path(res, path, ".csv"), csv_text(res))
+
+
+def write_significance_csv(res: TableResult, path=None) -> Path:
+    return _write(_out_path(res, path, "_significance.csv"), significance_csv_text(res))
+
+
+def write_cells_csv(res: TableResult, path=None) -> Path:
+    return _write(_out_path(res, path, "_cells.csv"), cells_csv_text(res))
+
+
+def write_all(res: TableResult, out_dir=None) -> list:
+    """Write <name>.md, .csv, .tex, _cells.csv and _significance.csv into
+    ``out_dir`` (default ``reports/out``); returns the paths."""
+    d = Path(out_dir) if out_dir is not None else DEFAULT_OUT
+    n = res.spec.name
+    return [
+        write_markdown(res, d / f"{n}.md"),
+        write_csv(res, d / f"{n}.csv"),
+        write_latex(res, d / f"{n}.tex"),
+        write_cells_csv(res, d / f"{n}_cells.csv"),
+        write_significance_csv(res, d / f"{n}_significance.csv"),
+    ]

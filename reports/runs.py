@@ -1,0 +1,157 @@
+"""Load finished runs from MLflow into a tidy DataFrame.
+
+Runs live in the experiment ``maao-{table}-{scale}`` and carry the tags
+``table``, ``method``, ``dataset``, ``shots``, ``seed``, ``scale`` and the
+metric ``test_accuracy`` (0-100).  Only FINISHED runs are read.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import pandas as pd
+
+__all__ = [
+    "ReportError",
+    "ExperimentNotFound",
+    "NoFinishedRuns",
+    "experiment_name",
+    "load_runs",
+    "BASE_COLUMNS",
+]
+
+BASE_COLUMNS = ["method", "dataset", "shots", "seed", "scale", "test_accuracy"]
+CELL = ["method", "dataset", "shots", "seed"]
+_REQUIRED_TAGS = ("method", "dataset", "shots", "seed")
+
+
+class ReportError(RuntimeError):
+    """A report cannot be built; the message is one line for the user."""
+
+
+class ExperimentNotFound(ReportError):
+    pass
+
+
+class NoFinishedRuns(ReportError):
+    pass
+
+
+def experiment_name(table: str, scale: str) -> str:
+    return f"maao-{table}-{scale}"
+
+
+def _to_int(v):
+    try:
+        return int(str(v))
+    except (TypeError, ValueError):
+        return None
+
+
+def load_runs(tracking_uri: str, table: str, scale: str, *, drop_duplicates: bool = True) -> pd.DataFrame:
+    """Finished runs of ``maao-{table}-{scale}`` as one row per run.
+
+    Columns: method, dataset, shots (int), seed (int), scale, test_accuracy
+    (float, 0-100), then every other logged metric (latest value, sorted by
+    name), then run_id.  Rows sorted by (method, dataset, shots, seed).
+
+    Runs whose ``table``/``scale`` tags disagree with the request are
+    ignored; runs lacking a cell tag or ``test_accuracy`` are skipped with a
+    warning.  If several finished runs share a cell (method, dataset, shots,
+    seed) the latest by start_time is kept and a warning names the cells.
+
+    Raises ExperimentNotFound / NoFinishedRuns (one-line messages naming the
+    experiment and tracking URI).
+    """
+    from mlflow.entities import ViewType
+    from mlflow.tracking import MlflowClient
+
+    name = experiment_name(table, scale)
+    client = MlflowClient(tracking_uri=tracking_uri)
+    exp = client.get_experiment_by_name(name)
+    if exp is None:
+        raise ExperimentNotFound(f"experiment {name!r} does not exist in tracking URI {tracking_uri!r}")
+
+    runs = []
+    token = None
+    while True:
+        page = client.search_runs(
+            experiment_ids=[exp.experiment_id],
+            filter_string="attributes.status = 'FINISHED'",
+            run_view_type=ViewType.ACTIVE_ONLY,
+            max_results=1000,
+            page_token=token,
+        )
+        runs.extend(page)
+        token = page.token
+        if not token:
+            break
+
+    records = []
+    skipped = []
+    for r in runs:
+        if r.info.status != "FINISHED":
+            continue
+        tags = r.data.tags
+        if tags.get("table", table) != table or tags.get("scale", scale) != scale:
+            continue
+        metrics = dict(r.data.metrics)
+        missing = [t for t in _REQUIRED_TAGS if t not in tags]
+        shots, seed = _to_int(tags.get("shots")), _to_int(tags.get("seed"))
+        if missing or "test_accuracy" not in metrics or shots is None or seed is None:
+            why = f"missing tags {missing}" if missing else (
+                "no test_accuracy metric" if "test_accuracy" not in metrics else "non-integer shots/seed")
+            skipped.append(f"{r.info.run_id} ({why})")
+            continue
+        rec = {
+            "method": tags["method"],
+            "dataset": tags["dataset"],
+            "shots": shots,
+            "seed": seed,
+            "scale": tags.get("scale", scale),
+            "test_accuracy": float(metrics.pop("test_accuracy")),
+            "run_id": r.info.run_id,
+            "_start": r.info.start_time or 0,
+        }
+        for k, v in metrics.items():
+            rec[k] = float(v)
+        records.append(rec)
+
+    if skipped:
+        warnings.warn(
+            f"{name}: skipped {len(skipped)} finished run(s) without cell tags/test_accuracy: "
+            + ", ".join(sorted(skipped)[:10]) + (" ..." if len(skipped) > 10 else ""),
+            stacklevel=2,
+        )
+    if not records:
+        raise NoFinishedRuns(
+            f"experiment {name!r} in tracking URI {tracking_uri!r} has no finished runs "
+            f"tagged table={table!r} scale={scale!r}"
+        )
+
+    df = pd.DataFrame.from_records(records)
+    if drop_duplicates:
+        df = df.sort_values(CELL + ["_start", "run_id"], kind="mergesort")
+        dup = df.duplicated(CELL, keep="last")
+        if dup.any():
+            cells = df.loc[dup, CELL].drop_duplicates()
+            desc = ", ".join(
+                f"({m}, {d}, {s}, {sd})" for m, d, s, sd in cells.itertuples(index=False)
+            )
+            warnings.warn(
+                f"{name}: {int(dup.sum())} older duplicate run(s) dropped; kept the latest "
+                f"(by start_time) for cell(s) (method, dataset, shots, seed): {desc}",
+                stacklevel=2,
+            )
+            df = df.loc[~dup]
+
+    if df["test_accuracy"].max() <= 1.0:
+        warnings.warn(
+            f"{name}: every test_accuracy is <= 1.0; expected percent (0-100), got fractions?",
+            stacklevel=2,
+        )
+
+    extra = sorted(c for c in df.columns if c not in BASE_COLUMNS + ["run_id", "_start"])
+    df = df[BASE_COLUMNS + extra + ["run_id"]]
+    df = df.sort_values(CELL, kind="mergesort").reset_index(drop=True)
+    return df
