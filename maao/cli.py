@@ -30,6 +30,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--llm-base-url", help="OpenAI-compatible endpoint (default: the spec's, or 127.0.0.1:8080)")
     p.add_argument("--data-dir", help="root of the paper-scale datasets (default: $MAAO_DATA_DIR or ~/data)")
     p.add_argument("--cache-dir", help="feature cache (default: $MAAO_CACHE_DIR/features or ~/.cache/maao/features)")
+    p.add_argument("--responses", help="recorded LLM responses JSONL (default: the spec's, benchmarks/responses/)")
     p.add_argument("--force", action="store_true", help="re-run even if an identical finished run exists")
     p.add_argument("-v", "--verbose", action="store_true")
 
@@ -66,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     resp.add_argument("action", choices=["check"])
     resp.add_argument("spec")
     resp.add_argument("--scale", default="mini")
+    resp.add_argument("--responses", help="JSONL to check (default: the spec's)")
 
     llm = sub.add_parser("llm", help="prepare/serve/stop the local llama.cpp LLM (see docs/llm.md)",
                          add_help=False)
@@ -73,11 +75,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _store(spec, scale: str, mode: str):
+def _responses_path(spec, args) -> Path:
+    return Path(args.responses) if getattr(args, "responses", None) else spec.responses_path(args.scale)
+
+
+def _store(path: Path, mode: str):
     from .llm import ResponseStore
 
     cache = Path(os.environ.get("MAAO_CACHE_DIR", Path.home() / ".cache" / "maao")) / "llm-index"
-    return ResponseStore(spec.responses_path(scale), cache_dir=cache, mode=mode)
+    return ResponseStore(path, cache_dir=cache, mode=mode)
 
 
 def _configs(args):
@@ -107,7 +113,7 @@ def cmd_runs(args) -> int:
 
     spec, configs = _configs(args)
     tracker = Tracker(args.tracking_uri)
-    store = _store(spec, args.scale, args.llm_mode)
+    store = _store(_responses_path(spec, args), args.llm_mode)
     started = time.perf_counter()
     done = skipped = 0
     bar = tqdm(configs, desc=f"{spec.name}/{args.scale}", unit="run", disable=len(configs) == 1)
@@ -124,7 +130,7 @@ def cmd_runs(args) -> int:
                        f"train loss {m.get('train_loss', float('nan')):.4f}  [{state}] run {summary.run_id}")
     if store.used_keys and args.command == "sweep" and not any(
             (args.methods, args.datasets, args.shots, args.seeds)):
-        write_manifest(spec.responses_path(args.scale).with_suffix(".manifest.json"), store.used_keys)
+        write_manifest(_responses_path(spec, args).with_suffix(".manifest.json"), store.used_keys)
     print(f"maao: {done} run(s) trained, {skipped} skipped as already finished, "
           f"{time.perf_counter() - started:.1f}s total; MLflow: {tracker.uri}")
     return 0
@@ -148,8 +154,9 @@ def cmd_responses(args) -> int:
     from .spec import load_spec
 
     spec = load_spec(args.spec)
-    store = _store(spec, args.scale, "replay")
-    manifest = spec.responses_path(args.scale).with_suffix(".manifest.json")
+    path = _responses_path(spec, args)
+    store = _store(path, "replay")
+    manifest = path.with_suffix(".manifest.json")
     missing, orphans = check_manifest(manifest, store)
     print(f"{manifest.name}: {len(store.keys())} records, {len(missing)} missing, {len(orphans)} orphan")
     for key in missing:

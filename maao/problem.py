@@ -21,7 +21,10 @@ class ProblemSettings:
     n_ctx: int = 4                  # prompt length; the paper uses 4 for CoOp/TCP
     init_std: float = 0.02          # CoOp's random init
     projection_metric: str = "l2"   # paper Eq. 3; "cosine" = highest similarity
-    projection_vocab: str = "all"   # "all" non-special tokens (specials never)
+    # Vocabulary V^-1 may return: "words" = whole ASCII words (default; junk
+    # pieces such as "##ing", digits or CJK tokens derail a small LLM), or
+    # "all" non-special tokens as in Eq. 3. Special tokens never.
+    projection_vocab: str = "words"
     # V(text) -> exactly n_ctx vectors. Reference code: keep the first n_ctx
     # tokens, pad on the right with the embedding of the filler word " a".
     truncate: str = "head"          # "head" keeps the first n_ctx tokens, "tail" the last
@@ -31,6 +34,8 @@ class ProblemSettings:
     def __post_init__(self):
         if self.n_ctx <= 0:
             raise ValueError(f"n_ctx must be positive, got {self.n_ctx}")
+        if self.projection_vocab not in ("words", "all"):
+            raise ValueError(f"projection_vocab must be 'words' or 'all', got {self.projection_vocab!r}")
         if self.truncate not in ("head", "tail"):
             raise ValueError(f"truncate must be 'head' or 'tail', got {self.truncate!r}")
 
@@ -57,10 +62,7 @@ class PromptProblem:
         self._cache_dir = cache_dir
         self.train_x, self.train_y = self._features(train_split, "train")
         self._test = None
-        vocab_mask = backbone.projectable_mask()
-        if settings.projection_vocab != "all":
-            raise ValueError(f"unknown projection_vocab {settings.projection_vocab!r}")
-        self._allowed = vocab_mask
+        self._allowed = backbone.projectable_mask(settings.projection_vocab)
         pad = backbone.tokenize(settings.pad_word)
         if len(pad) != 1:
             raise ValueError(f"pad_word {settings.pad_word!r} is not a single token")

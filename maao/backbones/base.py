@@ -29,8 +29,12 @@ class FrozenDualEncoder(ABC):
         """[vocab, token_dim] embedding matrix: the space of V(text)."""
 
     @abstractmethod
-    def projectable_mask(self) -> torch.Tensor:
-        """Bool [vocab]: tokens V^-1 may return (special/unused tokens excluded)."""
+    def projectable_mask(self, vocab: str = "all") -> torch.Tensor:
+        """Bool [vocab]: tokens V^-1 may return.
+
+        "all": every real token (special/unused tokens excluded);
+        "words": whole words of ASCII letters only (readable for the LLM).
+        """
 
     @abstractmethod
     def tokenize(self, text: str) -> list[int]:

@@ -41,7 +41,11 @@ class CLIPEncoder(FrozenDualEncoder):
     def token_embeddings(self) -> torch.Tensor:
         return self.model.token_embedding.weight
 
-    def projectable_mask(self) -> torch.Tensor:
+    def projectable_mask(self, vocab: str = "all") -> torch.Tensor:
+        if vocab == "words":  # whole English words only ("photo</w>"), no pieces or symbols
+            decoder = self.tokenizer.decoder
+            return torch.tensor([decoder[i].endswith("</w>") and decoder[i][:-4].isascii()
+                                 and decoder[i][:-4].isalpha() for i in range(len(decoder))])
         mask = torch.ones(self.token_embeddings.shape[0], dtype=torch.bool)
         mask[[self._sot, self._eot]] = False
         return mask

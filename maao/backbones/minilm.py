@@ -53,12 +53,13 @@ class MiniLMEncoder(FrozenDualEncoder):
     def token_embeddings(self) -> torch.Tensor:
         return self.model.embeddings.word_embeddings.weight
 
-    def projectable_mask(self) -> torch.Tensor:
-        vocab = self.tokenizer.convert_ids_to_tokens(range(self.token_embeddings.shape[0]))
+    def projectable_mask(self, vocab: str = "all") -> torch.Tensor:
+        tokens = self.tokenizer.convert_ids_to_tokens(range(self.token_embeddings.shape[0]))
         special = set(self.tokenizer.all_special_ids)
-        mask = [i not in special and not (t.startswith("[") and t.endswith("]"))
-                for i, t in enumerate(vocab)]
-        return torch.tensor(mask)
+        if vocab == "words":  # whole English words only: no pieces, digits, CJK, symbols
+            return torch.tensor([t.isascii() and t.isalpha() for t in tokens])
+        return torch.tensor([i not in special and not (t.startswith("[") and t.endswith("]"))
+                             for i, t in enumerate(tokens)])
 
     def tokenize(self, text: str) -> list[int]:
         return self.tokenizer(text, add_special_tokens=False)["input_ids"]

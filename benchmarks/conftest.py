@@ -1,0 +1,194 @@
+"""Fixtures of the performance benchmarks (pytest-benchmark).
+
+Only collected when asked for (`pytest benchmarks --benchmark-only`; the
+default testpath is tests/). Everything expensive is built once per session:
+
+- the MiniLM backbone (the runner's own cached instance, so end-to-end runs
+  through maao.runner.execute do not load it a second time);
+- CLIP RN50 with random weights (seeded, so every session gets the same ones);
+- a PromptProblem on intent_recognition 16-shot (seed 1), whose input
+  features come from the persistent feature cache (MAAO_CACHE_DIR, default
+  ~/.cache/maao), so document encoding happens once per machine, not per
+  session;
+- a CLIP problem. There is no offline image data, so its input features are
+  random unit vectors (seeded, [n, 1024]) standing in for RN50 image features:
+  what the benchmarks measure on CLIP is the text tower (the part that runs
+  every step), and the text tower never sees how the image features were made.
+
+Ratios (naive / fast, one-by-one / batched) are measured within one session,
+fast and slow alternating, and written to `benchmark.extra_info`; absolute
+times are reported, never asserted (another process may share the CPU).
+"""
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+os.environ.setdefault("MAAO_CACHE_DIR", str(Path.home() / ".cache" / "maao"))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+REPO = Path(__file__).resolve().parent.parent
+DATASET = "intent_recognition"
+SHOTS, SEED = 16, 1
+MINILM_NAIVE_PAD = 128   # a common max_seq_length for MiniLM (its 512 positions would be unfair)
+CLIP_NAIVE_PAD = 77      # CLIP's context length
+
+
+# ----------------------------------------------------------------- helpers
+def median(xs):
+    return statistics.median(xs) if xs else float("nan")
+
+
+def timed(fn, sink: list):
+    """fn wrapped so that each call's wall time is appended to sink."""
+    def run(*args, **kwargs):
+        t0 = time.perf_counter()
+        out = fn(*args, **kwargs)
+        sink.append(time.perf_counter() - t0)
+        return out
+    return run
+
+
+def report(benchmark, **info):
+    """Store numbers in extra_info (rounded) and print them (-s shows them)."""
+    clean = {k: (round(v, 6) if isinstance(v, float) else v) for k, v in info.items()}
+    benchmark.extra_info.update(clean)
+    print(f"\n[{benchmark.name}] " + json.dumps(clean, sort_keys=True))
+
+
+def fake_server_class():
+    """tests/fake_openai_server.py's FakeOpenAIServer (a real local HTTP server)."""
+    tests_dir = str(REPO / "tests")
+    if tests_dir not in sys.path:
+        sys.path.insert(0, tests_dir)
+    from fake_openai_server import FakeOpenAIServer
+
+    return FakeOpenAIServer
+
+
+# ------------------------------------------------------------- problems
+def make_problem_class():
+    from maao.problem import PromptProblem
+
+    class BenchProblem(PromptProblem):
+        """PromptProblem with the two wastes of a naive implementation switchable.
+
+        pad_to: pad the class prompts to this length (None = fast path, cut to
+        the longest real prompt). reencode: run the frozen input encoder on the
+        batch's raw inputs inside every training step instead of using the
+        cached features (what an implementation without a feature cache does).
+        """
+        pad_length: int | None = None
+        reencode: bool = False
+
+        def _pad_to(self):
+            return self.pad_length
+
+        def loss(self, ctx, index):
+            if not self.reencode:
+                return super().loss(ctx, index)
+            x = self.backbone.encode_inputs([self.train.inputs[i] for i in index.tolist()])
+            logits = self.logits(ctx[None], x)[0]
+            return torch.nn.functional.cross_entropy(logits, self.train_y[index])
+
+    return BenchProblem
+
+
+def make_random_feature_problem_class():
+    base = make_problem_class()
+
+    class RandomFeatureProblem(base):
+        """CLIP problem whose input features are seeded random unit vectors."""
+
+        def _features(self, split, name):
+            g = torch.Generator().manual_seed(hash_name(name))
+            dim = self.backbone.model.text_projection.shape[-1]
+            feats = torch.nn.functional.normalize(torch.randn(len(split.labels), dim, generator=g), dim=-1)
+            return feats, torch.tensor(split.labels)
+
+    return RandomFeatureProblem
+
+
+def hash_name(name: str) -> int:
+    return sum(ord(c) * 31 ** i for i, c in enumerate(name)) % (2 ** 31)
+
+
+def build_problem(backbone, dataset, train, cls=None, pad_to=None, reencode=False, **settings):
+    from maao.problem import ProblemSettings
+
+    cls = cls or make_problem_class()
+    problem = cls(backbone, dataset, train, ProblemSettings(**settings))
+    problem.pad_length, problem.reencode = pad_to, reencode
+    return problem
+
+
+# ------------------------------------------------------------- fixtures
+@pytest.fixture(scope="session")
+def dataset():
+    from maao.datasets import load_dataset
+
+    return load_dataset(DATASET)
+
+
+@pytest.fixture(scope="session")
+def train_split(dataset):
+    from maao.datasets import few_shot
+
+    return few_shot(dataset, SHOTS, SEED)
+
+
+@pytest.fixture(scope="session")
+def minilm():
+    from maao.runner import _backbone
+
+    return _backbone("minilm", json.dumps({}, sort_keys=True))   # shared with runner.execute
+
+
+@pytest.fixture(scope="session")
+def clip_rn50():
+    from maao.backbones import load_backbone
+
+    torch.manual_seed(0)  # random init, the same weights every session
+    return load_backbone("clip-rn50", pretrained=None, device="cpu")
+
+
+@pytest.fixture(scope="session")
+def minilm_problem(minilm, dataset, train_split):
+    return build_problem(minilm, dataset, train_split)
+
+
+@pytest.fixture(scope="session")
+def clip_problem(clip_rn50, dataset, train_split):
+    return build_problem(clip_rn50, dataset, train_split, cls=make_random_feature_problem_class())
+
+
+@pytest.fixture(scope="session")
+def machine():
+    import platform
+
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {"cpu": cpu, "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+            "torch": torch.__version__, "python": platform.python_version()}
+
+
+# ------------------------------------------------------------ collection
+def pytest_collect_file(file_path, parent):
+    """Collect benchmarks/bench_*.py (pytest's default pattern is test_*.py)."""
+    if file_path.suffix == ".py" and file_path.name.startswith("bench_"):
+        return pytest.Module.from_parent(parent, path=file_path)
+    return None
