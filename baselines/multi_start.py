@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import torch
 
-from maao.gradient import GradientDescent
+from maao.gradient import GradientDescent, logging_callback
 from maao.methods import Method, MethodResult, RunContext
 
 
@@ -38,8 +38,7 @@ class MultiStart(Method):
     def run(self, ctx: RunContext) -> MethodResult:
         gd = GradientDescent(ctx.problem, ctx.gradient, ctx.budget.total_steps, ctx.generator)
         gd.start(ctx.problem.init_random(ctx.generator))
-        on_step = lambda step, loss, lr: (ctx.log.metric("batch_loss", loss, step),
-                                          ctx.log.metric("lr", lr, step))
+        on_step = logging_callback(ctx.problem, ctx.log)
         std = self.settings.perturbation_std
         for _ in range(ctx.budget.rounds):
             gd.run(ctx.budget.steps_per_round, on_step)

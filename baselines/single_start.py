@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from maao.gradient import GradientDescent
+from maao.gradient import GradientDescent, logging_callback
 from maao.methods import Method, MethodResult, RunContext
 
 
@@ -23,7 +23,5 @@ class SingleStart(Method):
     def run(self, ctx: RunContext) -> MethodResult:
         gd = GradientDescent(ctx.problem, ctx.gradient, ctx.budget.total_steps, ctx.generator)
         gd.start(ctx.problem.init_random(ctx.generator))
-        gd.run(ctx.budget.total_steps,
-               lambda step, loss, lr: (ctx.log.metric("batch_loss", loss, step),
-                                       ctx.log.metric("lr", lr, step)))
+        gd.run(ctx.budget.total_steps, logging_callback(ctx.problem, ctx.log))
         return MethodResult(prompt=gd.ctx.detach().clone())

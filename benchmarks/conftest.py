@@ -47,6 +47,17 @@ def median(xs):
     return statistics.median(xs) if xs else float("nan")
 
 
+def ratios(fast: list[float], slow: list[float]) -> tuple[float, float]:
+    """(min(slow)/min(fast), median of the per-round slow/fast ratios).
+
+    The first is the headline: on a shared CPU the minimum is the best
+    estimate of a step's own cost (contention only ever adds time). The
+    second pairs each slow round with the fast round right after it.
+    """
+    paired = [s / f for s, f in zip(slow, fast)]
+    return min(slow) / min(fast), median(paired)
+
+
 def timed(fn, sink: list):
     """fn wrapped so that each call's wall time is appended to sink."""
     def run(*args, **kwargs):
@@ -192,3 +203,60 @@ def pytest_collect_file(file_path, parent):
     if file_path.suffix == ".py" and file_path.name.startswith("bench_"):
         return pytest.Module.from_parent(parent, path=file_path)
     return None
+
+
+# ------------------------------------------------- recorded combined run
+E2E_SHOTS = 4
+FILLER_RECORDS = 400     # a Table-3-sized store: 135 runs x 3 calls
+
+
+def run_config(method, shots=E2E_SHOTS, **kw):
+    from maao.runner import RunConfig
+
+    return RunConfig(method=method, dataset=DATASET, shots=shots, seed=1, table="perfbench", **kw)
+
+
+def filler_records(settings, n=FILLER_RECORDS):
+    """n unrelated, valid records (instruction-sized requests)."""
+    from maao.llm.store import build_request, make_record
+
+    out = {}
+    for i in range(n):
+        req = build_request(settings, [{"role": "user", "content": f"filler request {i} " + "x" * 1500}])
+        rec = make_record(req, f"1. a filler template {i} {{}}.", "stop",
+                          {"model_snapshot": "fake", "fingerprint": None,
+                           "recorded_at": "2024-01-01T00:00:00+00:00", "latency_s": 1.0,
+                           "usage": None, "position": [f"filler-{i}", 0]})
+        out[rec["key"]] = rec
+    return out
+
+
+@pytest.fixture(scope="session")
+def tracker(tmp_path_factory):
+    from maao.tracking import Tracker
+
+    return Tracker(f"sqlite:///{tmp_path_factory.mktemp('mlflow') / 'mlflow.db'}")
+
+
+@pytest.fixture(scope="session")
+def combined_recorded(minilm, tracker, tmp_path_factory):
+    """One combined run (mini, intent_recognition 4-shot, seed 1) through
+    maao.runner.execute, its 3 LLM calls recorded against the fake OpenAI
+    server (record-missing) into a temp JSONL, which is then padded with
+    FILLER_RECORDS unrelated records so replays read a table-sized store."""
+    from maao.llm import LLMSettings, ResponseStore
+    from maao.llm.store import read_records, write_records_atomic
+    from maao.runner import execute
+
+    path = tmp_path_factory.mktemp("responses") / "responses.jsonl"
+    with fake_server_class()() as server:
+        llm = {"base_url": server.base_url, "model": "fake-model", "max_retries": 0}
+        t0 = time.perf_counter()
+        summary = execute(run_config("combined", llm=llm), tracker,
+                          store=ResponseStore(path, mode="record-missing"), force=True)
+        seconds = time.perf_counter() - t0
+    own = read_records(path)
+    records = {**own, **filler_records(LLMSettings(**llm))}
+    write_records_atomic(path, records)
+    return {"path": path, "llm": llm, "summary": summary, "seconds": seconds,
+            "own_keys": sorted(own), "n_records": len(records)}

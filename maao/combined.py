@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from .gradient import GradientDescent
+from .gradient import GradientDescent, logging_callback
 from .instructions import InstructionSettings, ScoredTemplate, build_messages
 from .methods import Method, MethodResult, RunContext
 from .problem import template_context
@@ -72,7 +72,7 @@ class Combined(Method):
         s, problem, log = self.settings, ctx.problem, ctx.log
         gd = GradientDescent(problem, ctx.gradient, ctx.budget.total_steps, ctx.generator)
         gd.start(problem.init_random(ctx.generator))
-        on_step = lambda step, loss, lr: (log.metric("batch_loss", loss, step), log.metric("lr", lr, step))
+        on_step = logging_callback(problem, log)
         manual_ctx, (manual,) = score_templates_as_context(problem, [problem.dataset.template])
         for round_no in range(ctx.budget.rounds):
             trajectory = gd.run(ctx.budget.steps_per_round, on_step, record=True)

@@ -88,7 +88,7 @@ class GradientDescent:
         return self._order[pos:pos + self.batch_size]
 
     # -- steps --------------------------------------------------------------
-    def run(self, n_steps: int, on_step: Callable[[int, float, float], None] | None = None,
+    def run(self, n_steps: int, on_step: Callable[..., None] | None = None,
             record: bool = False) -> list[torch.Tensor]:
         """Take n gradient steps; return the prompt after each step if `record`."""
         trajectory = []
@@ -105,7 +105,19 @@ class GradientDescent:
             self.optimizer.step()
             self.step += 1
             if on_step is not None:
-                on_step(self.step, loss.item(), lr)
+                on_step(self.step, loss.item(), lr, self.ctx.detach())
             if record:
                 trajectory.append(self.ctx.detach().clone())
         return trajectory
+
+
+def logging_callback(problem, log, project_every: int = 10):
+    """on_step callback: batch loss and lr curves, and every `project_every`
+    steps the projected prompt V^-1(p) (the trajectory artifact). Projection is
+    no-grad and draws no random numbers, so logging never changes a run."""
+    def on_step(step: int, loss: float, lr: float, ctx: torch.Tensor | None = None) -> None:
+        log.metric("batch_loss", loss, step)
+        log.metric("lr", lr, step)
+        if ctx is not None and project_every and step % project_every == 0:
+            log.record("trajectory", {"step": step, "prompt": problem.project(ctx[None])[0]})
+    return on_step

@@ -54,10 +54,19 @@ class Tracker:
         self.client = MlflowClient(self.uri)
         self._experiments: dict[str, str] = {}
 
+    def artifact_root(self) -> str | None:
+        """Artifacts of a SQLite store live beside the .db file ("<dir>/mlartifacts"),
+        not in ./mlruns of whatever directory a command happened to run from."""
+        if self.uri.startswith("sqlite:///"):
+            db = Path(self.uri[len("sqlite:///"):]).resolve()
+            return (db.parent / "mlartifacts").as_uri()
+        return None  # a tracking server decides
+
     def experiment_id(self, name: str) -> str:
         if name not in self._experiments:
             exp = self.client.get_experiment_by_name(name)
-            self._experiments[name] = exp.experiment_id if exp else self.client.create_experiment(name)
+            self._experiments[name] = exp.experiment_id if exp else self.client.create_experiment(
+                name, artifact_location=(f"{self.artifact_root()}/{name}" if self.artifact_root() else None))
         return self._experiments[name]
 
     def finished_run(self, experiment: str, config_hash: str):

@@ -58,7 +58,7 @@ def test_lr_schedule_warmup_then_cosine_per_epoch(problem):
     # the lr actually applied is the scheduled one
     seen = []
     gd.start(problem.init_random(torch.Generator().manual_seed(0)))
-    gd.run(6, lambda step, loss, lr: seen.append((step, lr, gd.optimizer.param_groups[0]["lr"])))
+    gd.run(6, lambda step, loss, lr, *rest: seen.append((step, lr, gd.optimizer.param_groups[0]["lr"])))
     assert [st for st, _, _ in seen] == list(range(1, 7))
     assert [lr for _, lr, _ in seen] == lrs[:6]
     assert all(lr == applied for _, lr, applied in seen)

@@ -115,7 +115,7 @@ def test_minilm_never_projects_special_tokens(minilm, tiny_text_dataset, tmp_pat
 
 @pytest.mark.slow
 def test_minilm_decode_merges_word_pieces(minilm, tiny_text_dataset, tmp_path):
-    problem = _problem(minilm, tiny_text_dataset, tmp_path)
+    problem = _problem(minilm, tiny_text_dataset, tmp_path, projection_vocab="all")
     tok = minilm.tokenizer
     # a context starting with a continuation piece and containing one in the middle
     pieces = tok.convert_tokens_to_ids(["##ing", "play", "##ing", "football"])
