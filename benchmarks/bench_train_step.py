@@ -52,8 +52,8 @@ def check_equal(fast, naive):
     init = fast.init_random(torch.Generator().manual_seed(0))
     gd_f, gd_n = _gd(fast, init), _gd(naive, init)
     losses_f, losses_n = [], []
-    gd_f.run(CHECK_STEPS, lambda s, loss, lr: losses_f.append(loss))
-    gd_n.run(CHECK_STEPS, lambda s, loss, lr: losses_n.append(loss))
+    gd_f.run(CHECK_STEPS, lambda step, loss, *rest: losses_f.append(loss))
+    gd_n.run(CHECK_STEPS, lambda step, loss, *rest: losses_n.append(loss))
     loss_diff = max(abs(a - b) for a, b in zip(losses_f, losses_n))
     ctx_diff = (gd_f.ctx - gd_n.ctx).abs().max().item()
     lf, af = fast.evaluate(gd_f.ctx.detach()[None])

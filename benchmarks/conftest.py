@@ -35,6 +35,13 @@ os.environ.setdefault("MAAO_CACHE_DIR", str(Path.home() / ".cache" / "maao"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
+# Intra-op threads. Default 1: on this 2-core machine, shared with a sweep,
+# torch's default of 2 OpenMP threads made a MiniLM step ~17x slower (1.4 s vs
+# 0.08 s) from oversubscription, and the numbers useless. Set
+# MAAO_BENCH_THREADS=2 (or more) on an idle machine to measure that setting.
+BENCH_THREADS = int(os.environ.get("MAAO_BENCH_THREADS", "1"))
+torch.set_num_threads(BENCH_THREADS)
+
 REPO = Path(__file__).resolve().parent.parent
 DATASET = "intent_recognition"
 SHOTS, SEED = 16, 1
