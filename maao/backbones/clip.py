@@ -19,7 +19,7 @@ from .base import FrozenDualEncoder
 
 class CLIPEncoder(FrozenDualEncoder):
     def __init__(self, arch: str = "RN50", pretrained: str | None = None,
-                 encode_batch_size: int = 64, device: str | None = None):
+                 encode_batch_size: int = 64, device: str | None = None, amp: bool = True):
         import open_clip
 
         self.arch, self.pretrained = arch, pretrained
@@ -36,6 +36,11 @@ class CLIPEncoder(FrozenDualEncoder):
         self.max_length = self.model.positional_embedding.shape[0]
         self.logit_scale = float(self.model.logit_scale.exp())
         self.encode_batch_size = encode_batch_size
+        # Mixed precision on GPU (CoOp trains in fp16); CPU always runs fp32.
+        self.amp = amp and self.device.type == "cuda"
+
+    def _autocast(self):
+        return torch.autocast("cuda", dtype=torch.float16, enabled=self.amp)
 
     @property
     def token_embeddings(self) -> torch.Tensor:
@@ -58,13 +63,14 @@ class CLIPEncoder(FrozenDualEncoder):
 
     def _text_tower(self, x: torch.Tensor, eot_index: torch.Tensor) -> torch.Tensor:
         L = x.shape[1]
-        x = x + self.model.positional_embedding[:L]
-        x = self.model.transformer(x, attn_mask=self.model.attn_mask[:L, :L])
-        x = self.model.ln_final(x)
-        x = x[torch.arange(x.shape[0]), eot_index]
-        proj = self.model.text_projection
-        x = proj(x) if isinstance(proj, torch.nn.Linear) else x @ proj
-        return F.normalize(x, dim=-1)
+        with self._autocast():
+            x = x + self.model.positional_embedding[:L]
+            x = self.model.transformer(x, attn_mask=self.model.attn_mask[:L, :L])
+            x = self.model.ln_final(x)
+            x = x[torch.arange(x.shape[0]), eot_index]
+            proj = self.model.text_projection
+            x = proj(x) if isinstance(proj, torch.nn.Linear) else x @ proj
+        return F.normalize(x.float(), dim=-1)
 
     @torch.no_grad()
     def encode_texts(self, texts: Sequence[str]) -> torch.Tensor:
@@ -85,7 +91,9 @@ class CLIPEncoder(FrozenDualEncoder):
         for start in range(0, len(inputs), self.encode_batch_size):
             batch = torch.stack([self.preprocess(Image.open(p).convert("RGB"))
                                  for p in inputs[start:start + self.encode_batch_size]])
-            out.append(F.normalize(self.model.encode_image(batch.to(self.device)), dim=-1).float().cpu())
+            with self._autocast():
+                feats = self.model.encode_image(batch.to(self.device))
+            out.append(F.normalize(feats.float(), dim=-1).cpu())
         return torch.cat(out) if out else torch.empty(0, self.model.text_projection.shape[-1])
 
     def encode_prompts(self, ctx: torch.Tensor, class_ids: Sequence[Sequence[int]],
@@ -114,4 +122,4 @@ class CLIPEncoder(FrozenDualEncoder):
         if tag == "random-init":  # random weights differ per process unless seeded: hash them
             w = self.model.token_embedding.weight[:8].detach().cpu().numpy().tobytes()
             tag += ":" + hashlib.sha256(w).hexdigest()[:12]
-        return f"{self.name}:{tag}:{self.model.visual.image_size}"
+        return f"{self.name}:{tag}:{self.model.visual.image_size}:{'amp' if self.amp else 'fp32'}"
