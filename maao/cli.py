@@ -118,14 +118,14 @@ def cmd_runs(args) -> int:
     done = skipped = 0
     bar = tqdm(configs, desc=f"{spec.name}/{args.scale}", unit="run", disable=len(configs) == 1)
     for config in bar:
-        bar.set_postfix_str(f"{config.method} {config.dataset} {config.shots}s seed{config.seed}")
+        bar.set_postfix_str(f"{config.name} {config.dataset} {config.shots}s seed{config.seed}")
         summary = execute(config, tracker, store, args.data_dir, args.cache_dir, force=args.force)
         skipped += summary.skipped
         done += not summary.skipped
         if len(configs) == 1 or args.verbose:
             state = "skipped (already finished)" if summary.skipped else f"{summary.seconds:.1f}s"
             m = summary.metrics
-            tqdm.write(f"{config.method} {config.dataset} {config.shots}-shot seed {config.seed}: "
+            tqdm.write(f"{config.name} {config.dataset} {config.shots}-shot seed {config.seed}: "
                        f"test acc {m.get('test_accuracy', float('nan')):.2f}  "
                        f"train loss {m.get('train_loss', float('nan')):.4f}  [{state}] run {summary.run_id}")
     if store.used_keys and args.command == "sweep" and not any(

@@ -45,6 +45,10 @@ class RunConfig:
     budget: Budget | None = None                # None: N, m from the recipe, M by shots
     method_settings: dict = field(default_factory=dict)
     llm: dict = field(default_factory=dict)      # maao.llm.LLMSettings fields
+    # An ablation row: its own name (the MLflow `method` tag) and budget changes,
+    # e.g. {"rounds": 1} or {"steps_per_round": 100, "keep_total": True}.
+    label: str = ""
+    budget_overrides: dict = field(default_factory=dict)
 
     def __post_init__(self):
         if self.shots <= 0:
@@ -53,7 +57,15 @@ class RunConfig:
     def semantic(self) -> dict:
         d = asdict(self)
         d["llm"] = {k: v for k, v in sorted(self.llm.items()) if k not in _LLM_TRANSPORT}
+        for optional in ("label", "budget_overrides"):  # absent unless used: old hashes stay valid
+            if not d[optional]:
+                del d[optional]
         return d
+
+    @property
+    def name(self) -> str:
+        """The row this run belongs to (the MLflow `method` tag)."""
+        return self.label or self.method
 
     def config_hash(self) -> str:
         blob = json.dumps(self.semantic(), sort_keys=True, separators=(",", ":"), default=str)
@@ -105,6 +117,17 @@ def resolve(config: RunConfig, problem: PromptProblem) -> RunConfig:
     budget = config.budget or Budget(
         recipe.rounds, recipe.steps_per_round,
         recipe.final_steps(config.shots, len(problem.train_y), gradient.batch_size))
+    if config.budget_overrides:
+        o = dict(config.budget_overrides)
+        unknown = set(o) - {"rounds", "steps_per_round", "final_steps", "keep_total"}
+        if unknown:
+            raise ValueError(f"unknown budget override(s) {sorted(unknown)}")
+        rounds = o.get("rounds", budget.rounds)
+        per_round = o.get("steps_per_round", budget.steps_per_round)
+        final = o.get("final_steps", budget.final_steps)
+        if o.get("keep_total"):  # Table 6: m*N + M constant
+            final = max(0, budget.total_steps - rounds * per_round)
+        budget = Budget(rounds, per_round, final)
     return replace(config, gradient=gradient, budget=budget)
 
 
@@ -127,11 +150,12 @@ def execute(config: RunConfig, tracker: Tracker, store=None, data_dir=None, cach
         if store is None:
             raise ValueError(f"method {config.method!r} needs an LLM response store")
         llm = LLMClient(LLMSettings(**config.llm), store)
-    tags = {"table": config.table, "scale": config.scale, "method": config.method,
+    tags = {"table": config.table, "scale": config.scale, "method": config.name,
+            "optimizer": config.method,
             "dataset": config.dataset, "shots": config.shots, "seed": config.seed,
             "backbone": config.backbone, "config_hash": key,
             "llm_model": config.llm.get("model", "") if llm else ""}
-    name = f"{config.method}/{config.dataset}/{config.shots}shot/seed{config.seed}"
+    name = f"{config.name}/{config.dataset}/{config.shots}shot/seed{config.seed}"
     run_id = tracker.start(config.experiment, name, tags)
     start = time.perf_counter()
     try:

@@ -68,8 +68,20 @@ def load_spec(name_or_path: str) -> Spec:
         if unknown:
             raise SpecError(f"{path}: scale {scale!r} has unknown key(s) {sorted(unknown)}")
     return Spec(raw["name"], int(raw["version"]), raw.get("table", raw["name"]),
-                raw.get("description", ""), list(raw["methods"]),
+                raw.get("description", ""), [_row(m, path) for m in raw["methods"]],
                 dict(raw.get("method_settings") or {}), dict(raw["scales"]), path)
+
+
+def _row(entry, path) -> dict:
+    """A methods entry: a registry name, or an ablation row
+    {name, method, settings, budget} (e.g. the combined method without OT)."""
+    if isinstance(entry, str):
+        return {"name": entry, "method": entry, "settings": None, "budget": {}}
+    unknown = set(entry) - {"name", "method", "settings", "budget"}
+    if "name" not in entry or "method" not in entry or unknown:
+        raise SpecError(f"{path}: a methods entry needs 'name' and 'method' "
+                        f"(and optionally 'settings', 'budget'); got {entry}")
+    return {"settings": None, "budget": {}, **entry}
 
 
 def _typed(cls, values: dict | None, where: str):
@@ -100,7 +112,11 @@ def expand(spec: Spec, scale: str, datasets=None, shots=None, seeds=None, method
     problem = _typed(ProblemSettings, body.get("problem"), f"{spec.name}.{scale}.problem") or ProblemSettings()
     gradient = _typed(GradientSettings, body.get("gradient"), f"{spec.name}.{scale}.gradient")
     budget = _typed(Budget, body.get("budget"), f"{spec.name}.{scale}.budget")
-    for method in pick(methods, spec.methods, "method"):
+    rows = {row["name"]: row for row in spec.methods}
+    for name in pick(methods, list(rows), "method"):
+        row = rows[name] if name in rows else _row(name, spec.path)
+        method = row["method"]
+        settings = row["settings"] if row["settings"] is not None else spec.method_settings.get(method)
         for dataset in pick(datasets, body["datasets"], "dataset"):
             for k in pick(shots, body["shots"], "shots"):
                 for seed in pick(seeds, body["seeds"], "seed"):
@@ -109,7 +125,9 @@ def expand(spec: Spec, scale: str, datasets=None, shots=None, seeds=None, method
                         table=spec.table, backbone=body["backbone"],
                         backbone_options=dict(body.get("backbone_options") or {}),
                         recipe=body["recipe"], problem=problem, gradient=gradient, budget=budget,
-                        method_settings=dict(spec.method_settings.get(method) or {}),
+                        method_settings=dict(settings or {}),
+                        label=name if name != method else "",
+                        budget_overrides=dict(row["budget"]),
                         spec=f"{spec.name}@v{spec.version}",
                         llm=dict(body.get("llm") or {})))
     return configs
