@@ -22,7 +22,7 @@ def main(argv=None) -> int:
     ap.add_argument("--tracking-uri", default=os.environ.get("MLFLOW_TRACKING_URI", "sqlite:///mlflow.db"),
                     help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI or sqlite:///mlflow.db)")
     ap.add_argument("--scale", default="mini", help="mini or paper (default: mini)")
-    ap.add_argument("--out", default=None, help="output directory (default: reports/out)")
+    ap.add_argument("--out", default=None, help="output directory (default: reports/, beside this package)")
     ap.add_argument("--metric", default="test_accuracy", help="figure2: metric history to plot")
     args = ap.parse_args(argv)
 

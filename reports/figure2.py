@@ -17,7 +17,7 @@ import pandas as pd
 
 from .runs import ExperimentNotFound, NoFinishedRuns, experiment_name
 
-DEFAULT_OUT = Path(__file__).resolve().parent / "out"
+DEFAULT_OUT = Path(__file__).resolve().parent  # reports/table3.md etc. are committed
 _COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b")
 
 

@@ -39,7 +39,7 @@ __all__ = [
     "DEFAULT_OUT",
 ]
 
-DEFAULT_OUT = Path(__file__).resolve().parent / "out"
+DEFAULT_OUT = Path(__file__).resolve().parent  # reports/table3.md etc. are committed
 AVG = "Average"
 DAGGER, DDAGGER = "†", "‡"
 
@@ -561,7 +561,7 @@ def write_cells_csv(res: TableResult, path=None) -> Path:
 
 def write_all(res: TableResult, out_dir=None) -> list:
     """Write <name>.md, .csv, .tex, _cells.csv and _significance.csv into
-    ``out_dir`` (default ``reports/out``); returns the paths."""
+    ``out_dir`` (default ``reports/``); returns the paths."""
     d = Path(out_dir) if out_dir is not None else DEFAULT_OUT
     n = res.spec.name
     return [

@@ -5,7 +5,7 @@ gradient + perturbations, LLM-based optimization only, combined (ours).
 Columns: datasets of the chosen scale + Average.  The paper's published
 Table 3 (EuroSAT / DTD / Oxford Flowers) is shown alongside.
 
-    python -m reports table3 --tracking-uri sqlite:///mlflow.db --scale mini --out reports/out
+    python -m reports table3 --tracking-uri sqlite:///mlflow.db --scale mini --out reports
 """
 
 from __future__ import annotations
