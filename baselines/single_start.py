@@ -9,11 +9,15 @@ from dataclasses import dataclass
 
 from maao.gradient import GradientDescent, logging_callback
 from maao.methods import Method, MethodResult, RunContext
+from maao.problem import template_context
 
 
 @dataclass(frozen=True)
 class SingleStartSettings:
-    pass
+    # None: CoOp's random init (std 0.02). A text ("a photo of a") or a template
+    # ("a photo of a {}.") initialises the context with V(text) instead (the
+    # paper's "manual initialization"); "dataset" uses the dataset's template.
+    init_text: str | None = None
 
 
 class SingleStart(Method):
@@ -22,6 +26,10 @@ class SingleStart(Method):
 
     def run(self, ctx: RunContext) -> MethodResult:
         gd = GradientDescent(ctx.problem, ctx.gradient, ctx.budget.total_steps, ctx.generator)
-        gd.start(ctx.problem.init_random(ctx.generator))
+        text = self.settings.init_text
+        if text == "dataset":
+            text = ctx.problem.dataset.template
+        gd.start(ctx.problem.embed_text(template_context(text)) if text
+                 else ctx.problem.init_random(ctx.generator))
         gd.run(ctx.budget.total_steps, logging_callback(ctx.problem, ctx.log))
         return MethodResult(prompt=gd.ctx.detach().clone())

@@ -119,7 +119,8 @@ def cmd_runs(args) -> int:
     bar = tqdm(configs, desc=f"{spec.name}/{args.scale}", unit="run", disable=len(configs) == 1)
     for config in bar:
         bar.set_postfix_str(f"{config.name} {config.dataset} {config.shots}s seed{config.seed}")
-        summary = execute(config, tracker, store, args.data_dir, args.cache_dir, force=args.force)
+        summary = execute(config, tracker, store, args.data_dir, args.cache_dir, force=args.force,
+                          progress=len(configs) == 1)
         skipped += summary.skipped
         done += not summary.skipped
         if len(configs) == 1 or args.verbose:

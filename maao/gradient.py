@@ -118,6 +118,8 @@ def logging_callback(problem, log, project_every: int = 10):
     def on_step(step: int, loss: float, lr: float, ctx: torch.Tensor | None = None) -> None:
         log.metric("batch_loss", loss, step)
         log.metric("lr", lr, step)
+        if log.progress is not None:
+            log.progress.update(1)
         if ctx is not None and project_every and step % project_every == 0:
             log.record("trajectory", {"step": step, "prompt": problem.project(ctx[None])[0]})
     return on_step

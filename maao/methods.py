@@ -38,6 +38,7 @@ class RunLog:
     metrics: list[tuple[str, float, int]] = field(default_factory=list)
     records: dict[str, list] = field(default_factory=dict)
     counters: dict[str, float] = field(default_factory=dict)
+    progress: Any = None            # a tqdm bar advanced once per gradient step, if any
 
     def metric(self, name: str, value: float, step: int) -> None:
         self.metrics.append((name, float(value), int(step)))

@@ -132,7 +132,7 @@ def resolve(config: RunConfig, problem: PromptProblem) -> RunConfig:
 
 
 def execute(config: RunConfig, tracker: Tracker, store=None, data_dir=None, cache_dir=None,
-            force: bool = False) -> RunSummary:
+            force: bool = False, progress: bool = False) -> RunSummary:
     """Run one configuration unless a finished identical run exists."""
     method_cls = get_method(config.method)
     method = method_cls.from_dict(config.method_settings)
@@ -162,9 +162,16 @@ def execute(config: RunConfig, tracker: Tracker, store=None, data_dir=None, cach
         torch.manual_seed(config.seed)
         generator = torch.Generator().manual_seed(config.seed)
         runlog = RunLog()
+        if progress:
+            from tqdm import tqdm
+
+            runlog.progress = tqdm(total=config.budget.total_steps, desc=name, unit="step",
+                                   leave=False)
         ctx = RunContext(problem, config.gradient, config.budget, generator, runlog, key, llm,
                          target_model=_model_phrase(problem))
         result = method.run(ctx)
+        if runlog.progress is not None:
+            runlog.progress.close()
         metrics = evaluate_result(problem, result)
         metrics.update(runlog.counters)
         metrics["seconds"] = time.perf_counter() - start
