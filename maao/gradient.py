@@ -122,4 +122,9 @@ def logging_callback(problem, log, project_every: int = 10):
             log.progress.update(1)
         if ctx is not None and project_every and step % project_every == 0:
             log.record("trajectory", {"step": step, "prompt": problem.project(ctx[None])[0]})
+        if ctx is not None and log.eval_every and step % log.eval_every == 0:
+            # Figure 2's curves look at the test split during training; the
+            # reported test_accuracy is still evaluated once, at the end.
+            _, acc = problem.evaluate(ctx[None], "test")
+            log.metric("curve_test_accuracy", acc.item(), step)
     return on_step

@@ -39,6 +39,7 @@ class RunLog:
     records: dict[str, list] = field(default_factory=dict)
     counters: dict[str, float] = field(default_factory=dict)
     progress: Any = None            # a tqdm bar advanced once per gradient step, if any
+    eval_every: int | None = None   # log a test-accuracy curve every n steps (Figure 2)
 
     def metric(self, name: str, value: float, step: int) -> None:
         self.metrics.append((name, float(value), int(step)))

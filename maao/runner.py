@@ -49,6 +49,10 @@ class RunConfig:
     # e.g. {"rounds": 1} or {"steps_per_round": 100, "keep_total": True}.
     label: str = ""
     budget_overrides: dict = field(default_factory=dict)
+    # Figure 2: a fixed training set (few-shot sample `data_seed`) while `seed`
+    # varies the initialisation; and a test-accuracy curve every `eval_every` steps.
+    data_seed: int | None = None
+    eval_every: int | None = None
 
     def __post_init__(self):
         if self.shots <= 0:
@@ -57,7 +61,8 @@ class RunConfig:
     def semantic(self) -> dict:
         d = asdict(self)
         d["llm"] = {k: v for k, v in sorted(self.llm.items()) if k not in _LLM_TRANSPORT}
-        for optional in ("label", "budget_overrides"):  # absent unless used: old hashes stay valid
+        for optional in ("label", "budget_overrides", "data_seed", "eval_every"):
+            # absent unless used, so hashes of runs recorded before they existed stay valid
             if not d[optional]:
                 del d[optional]
         return d
@@ -103,7 +108,8 @@ def build_problem(config: RunConfig, data_dir=None, cache_dir=None) -> PromptPro
     from .datasets import few_shot
 
     dataset = _dataset(config.dataset, str(data_dir) if data_dir else None)
-    train = few_shot(dataset, config.shots, config.seed)
+    data_seed = config.seed if config.data_seed is None else config.data_seed
+    train = few_shot(dataset, config.shots, data_seed)
     backbone = _backbone(config.backbone, json.dumps(config.backbone_options, sort_keys=True))
     return PromptProblem(backbone, dataset, train, config.problem, cache_dir=cache_dir)
 
@@ -154,6 +160,7 @@ def execute(config: RunConfig, tracker: Tracker, store=None, data_dir=None, cach
             "optimizer": config.method,
             "dataset": config.dataset, "shots": config.shots, "seed": config.seed,
             "backbone": config.backbone, "config_hash": key,
+            "data_seed": config.seed if config.data_seed is None else config.data_seed,
             "llm_model": config.llm.get("model", "") if llm else ""}
     name = f"{config.name}/{config.dataset}/{config.shots}shot/seed{config.seed}"
     run_id = tracker.start(config.experiment, name, tags)
@@ -161,7 +168,7 @@ def execute(config: RunConfig, tracker: Tracker, store=None, data_dir=None, cach
     try:
         torch.manual_seed(config.seed)
         generator = torch.Generator().manual_seed(config.seed)
-        runlog = RunLog()
+        runlog = RunLog(eval_every=config.eval_every)
         if progress:
             from tqdm import tqdm
 

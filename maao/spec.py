@@ -19,7 +19,7 @@ from .runner import RunConfig
 
 SPEC_DIR = Path(__file__).resolve().parent.parent / "benchmarks" / "specs"
 _SCALE_KEYS = {"backbone", "backbone_options", "recipe", "datasets", "shots", "seeds", "llm",
-               "problem", "gradient", "budget", "responses"}
+               "problem", "gradient", "budget", "responses", "data_seed", "eval_every"}
 
 
 class SpecError(ValueError):
@@ -128,6 +128,7 @@ def expand(spec: Spec, scale: str, datasets=None, shots=None, seeds=None, method
                         method_settings=dict(settings or {}),
                         label=name if name != method else "",
                         budget_overrides=dict(row["budget"]),
+                        data_seed=body.get("data_seed"), eval_every=body.get("eval_every"),
                         spec=f"{spec.name}@v{spec.version}",
                         llm=dict(body.get("llm") or {})))
     return configs

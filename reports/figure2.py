@@ -35,28 +35,33 @@ def load_curves(tracking_uri: str, scale: str = "mini", metric: str = "test_accu
     rows = []
     for r in runs:
         m, sd = r.data.tags.get("method"), r.data.tags.get("seed")
+        ds = r.data.tags.get("dataset", "all")
         if m is None or sd is None:
             continue
         for h in client.get_metric_history(r.info.run_id, metric):
-            rows.append(dict(method=m, seed=int(sd), step=int(h.step), value=float(h.value)))
+            rows.append(dict(dataset=ds, method=m, seed=int(sd), step=int(h.step), value=float(h.value)))
     if not rows:
         raise NoFinishedRuns(
             f"experiment {name!r} in tracking URI {tracking_uri!r} has no finished runs with a {metric!r} history")
-    return pd.DataFrame(rows).sort_values(["method", "seed", "step"], kind="mergesort").reset_index(drop=True)
+    return pd.DataFrame(rows).sort_values(["dataset", "method", "seed", "step"],
+                                          kind="mergesort").reset_index(drop=True)
 
 
 def aggregate(curves: pd.DataFrame) -> pd.DataFrame:
-    """method, step, n, mean, std (ddof=1; NaN for n < 2), sorted."""
-    g = curves.groupby(["method", "step"], sort=True)["value"]
+    """dataset, method, step, n, mean, std (ddof=1; NaN for n < 2), sorted.
+    Curves of different datasets are never averaged together."""
+    if "dataset" not in curves:
+        curves = curves.assign(dataset="all")
+    g = curves.groupby(["dataset", "method", "step"], sort=True)["value"]
     out = pd.DataFrame({"n": g.size(), "mean": g.mean(), "std": g.std(ddof=1)}).reset_index()
     return out
 
 
 def csv_text(agg: pd.DataFrame) -> str:
-    lines = ["method,step,n,mean,std"]
+    lines = ["dataset,method,step,n,mean,std"]
     for r in agg.itertuples(index=False):
         std = "" if not np.isfinite(r.std) else f"{r.std:.6f}"
-        lines.append(f"{r.method},{int(r.step)},{int(r.n)},{r.mean:.6f},{std}")
+        lines.append(f"{r.dataset},{r.method},{int(r.step)},{int(r.n)},{r.mean:.6f},{std}")
     return "\n".join(lines) + "\n"
 
 
@@ -107,10 +112,15 @@ def svg_text(agg: pd.DataFrame, title: str = "Figure 2", ylabel: str = "test acc
 
 
 def write_figure(agg: pd.DataFrame, out_dir=None, name: str = "figure2") -> list:
+    """<name>.csv with every dataset, and one <name>[_<dataset>].svg per dataset."""
     d = Path(out_dir) if out_dir is not None else DEFAULT_OUT
     d.mkdir(parents=True, exist_ok=True)
-    paths = [d / f"{name}.csv", d / f"{name}.svg"]
-    for p, text in zip(paths, (csv_text(agg), svg_text(agg, title=name))):
+    texts = {d / f"{name}.csv": csv_text(agg)}
+    datasets = sorted(agg["dataset"].unique())
+    for ds in datasets:
+        suffix = "" if len(datasets) == 1 else f"_{ds}"
+        texts[d / f"{name}{suffix}.svg"] = svg_text(agg[agg["dataset"] == ds], title=f"{name}: {ds}")
+    for p, text in texts.items():
         with open(p, "w", encoding="utf-8", newline="") as fh:
             fh.write(text)
-    return paths
+    return list(texts)

@@ -30,3 +30,29 @@ def test_random_init_is_coop_std_and_seeded(minilm, tiny_text_dataset):
     assert torch.equal(a, b)
     assert a.shape == (4, minilm.token_dim)
     assert 0.015 < a.std().item() < 0.025
+
+
+@pytest.mark.slow
+def test_figure2_fixed_training_set_and_test_curve(minilm, maao_cache_dir, tmp_path):
+    """data_seed fixes the few-shot sample while seed varies the init;
+    eval_every logs a test-accuracy curve without changing the run."""
+    from dataclasses import replace
+
+    from maao.datasets import few_shot, load_dataset
+    from maao.runner import build_problem, execute
+    from maao.spec import expand, load_spec
+    from maao.tracking import Tracker
+
+    base = expand(load_spec("figure2"), "mini", ["intent_recognition"], [1], [2], ["random_init"])[0]
+    assert base.data_seed == 1 and base.seed == 2
+    ds = load_dataset("intent_recognition")
+    assert build_problem(base).train.ids == few_shot(ds, 1, 1).ids != few_shot(ds, 1, 2).ids
+
+    tracker = Tracker(f"sqlite:///{tmp_path}/fig2.db")
+    quiet = replace(base, eval_every=None, table="t-quiet")
+    with_curve = execute(base, tracker)
+    without = execute(quiet, tracker)
+    assert with_curve.metrics["test_accuracy"] == without.metrics["test_accuracy"]
+    history = tracker.client.get_metric_history(with_curve.run_id, "curve_test_accuracy")
+    assert [h.step for h in history] == list(range(5, with_curve.config.budget.total_steps + 1, 5))
+    assert tracker.client.get_run(with_curve.run_id).data.tags["method"] == "random_init"
