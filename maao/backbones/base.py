@@ -9,9 +9,26 @@ which is also the space `V(.)` maps into and `V^-1(.)` projects out of.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from functools import lru_cache
 from typing import Sequence
 
 import torch
+
+
+@lru_cache(maxsize=64)
+def class_suffixes(class_ids: tuple[tuple[int, ...], ...], end_id: int, pad_id: int,
+                   n_ctx: int, pad_to: int | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Token ids [C, S] and mask [C, S] of what follows the context in every class
+    prompt: the class tokens, the end token, then padding. S is the longest real
+    suffix (fast path) or what fills the sequence to `pad_to` (naive path).
+    Cached: the same classes are encoded at every training step."""
+    length = max(len(ids) for ids in class_ids) + 1 if pad_to is None else pad_to - 1 - n_ctx
+    ids = torch.full((len(class_ids), length), pad_id, dtype=torch.long)
+    mask = torch.zeros(len(class_ids), length, dtype=torch.long)
+    for c, row in enumerate(class_ids):
+        ids[c, :len(row) + 1] = torch.tensor([*row, end_id])
+        mask[c, :len(row) + 1] = 1
+    return ids, mask
 
 
 class FrozenDualEncoder(ABC):

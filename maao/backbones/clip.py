@@ -14,7 +14,7 @@ from typing import Sequence
 import torch
 import torch.nn.functional as F
 
-from .base import FrozenDualEncoder
+from .base import FrozenDualEncoder, class_suffixes
 
 
 class CLIPEncoder(FrozenDualEncoder):
@@ -100,12 +100,8 @@ class CLIPEncoder(FrozenDualEncoder):
                        pad_to: int | None = None) -> torch.Tensor:
         P, n_ctx, d = ctx.shape
         C = len(class_ids)
-        suffix_len = max(len(ids) for ids in class_ids) + 1
-        if pad_to is not None:
-            suffix_len = pad_to - 1 - n_ctx
-        suffix = torch.zeros(C, suffix_len, dtype=torch.long)
-        for c, ids in enumerate(class_ids):
-            suffix[c, :len(ids) + 1] = torch.tensor([*ids, self._eot])
+        suffix, _ = class_suffixes(tuple(map(tuple, class_ids)), self._eot, 0, n_ctx, pad_to)
+        suffix_len = suffix.shape[1]
         emb = self.token_embeddings
         ctx = ctx.to(self.device, emb.dtype)
         x = torch.cat([emb[self._sot].expand(P, C, 1, d), ctx[:, None].expand(P, C, n_ctx, d),

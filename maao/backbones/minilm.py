@@ -15,7 +15,7 @@ from typing import Sequence
 
 import torch
 
-from .base import FrozenDualEncoder
+from .base import FrozenDualEncoder, class_suffixes
 
 # The packaged model must never be looked up on a hub.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -94,17 +94,9 @@ class MiniLMEncoder(FrozenDualEncoder):
                        pad_to: int | None = None) -> torch.Tensor:
         P, n_ctx, d = ctx.shape
         C = len(class_ids)
-        # Everything after the context: class tokens, [SEP], then padding. Cut to
-        # the longest real suffix (fast path) or padded to `pad_to` (naive path).
-        suffix_len = max(len(ids) for ids in class_ids) + 1
-        if pad_to is not None:
-            suffix_len = pad_to - 1 - n_ctx
-        suffix = torch.full((C, suffix_len), self._pad, dtype=torch.long)
-        suffix_mask = torch.zeros(C, suffix_len, dtype=torch.long)
-        for c, ids in enumerate(class_ids):
-            row = list(ids) + [self._sep]
-            suffix[c, :len(row)] = torch.tensor(row)
-            suffix_mask[c, :len(row)] = 1
+        suffix, suffix_mask = class_suffixes(tuple(map(tuple, class_ids)), self._sep, self._pad,
+                                             n_ctx, pad_to)
+        suffix_len = suffix.shape[1]
         emb = self.token_embeddings
         prefix = emb[self._cls].expand(P, C, 1, d)
         middle = ctx[:, None].expand(P, C, n_ctx, d)
