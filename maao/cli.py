@@ -129,7 +129,9 @@ def cmd_runs(args) -> int:
             tqdm.write(f"{config.name} {config.dataset} {config.shots}-shot seed {config.seed}: "
                        f"test acc {m.get('test_accuracy', float('nan')):.2f}  "
                        f"train loss {m.get('train_loss', float('nan')):.4f}  [{state}] run {summary.run_id}")
-    if store.used_keys and args.command == "sweep" and not any(
+    # The manifest lists every key the whole experiment uses: only a complete
+    # sweep in which every run executed (none skipped) knows them all.
+    if store.used_keys and args.command == "sweep" and not skipped and not any(
             (args.methods, args.datasets, args.shots, args.seeds)):
         write_manifest(_responses_path(spec, args).with_suffix(".manifest.json"), store.used_keys)
     print(f"maao: {done} run(s) trained, {skipped} skipped as already finished, "
