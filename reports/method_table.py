@@ -400,13 +400,8 @@ def render_markdown(res: TableResult) -> str:
         )
         out.write("| Method | " + " | ".join(pcols) + " |\n")
         out.write("|---|" + "---:|" * len(pcols) + "\n")
-        for key in dict.fromkeys(res.paper["method"]):
-            rows = res.paper[res.paper["method"] == key].set_index("dataset")
-            cells = []
-            for ds in pcols:
-                t = f"{rows.loc[ds, 'mean']:.2f}"
-                cells.append(f"**{t}**" if rows.loc[ds, "best"] else t)
-            out.write(f"| {rows['label'].iloc[0]} | " + " | ".join(cells) + " |\n")
+        for label, cells in _paper_rows(res, pcols, lambda t: f"**{t}**"):
+            out.write(f"| {label} | " + " | ".join(cells) + " |\n")
         if not p.get("reliable", True):
             out.write(f"\nParsing caveat: {p.get('note', '')}\n")
 
@@ -414,6 +409,17 @@ def render_markdown(res: TableResult) -> str:
     if res.notes:
         out.write("\nNotes: " + "; ".join(res.notes) + ".\n")
     return out.getvalue()
+
+
+def _paper_rows(res: TableResult, pcols: list, bold) -> list:
+    """(label, cells) per published row, best per column wrapped by `bold`."""
+    out = []
+    for key in dict.fromkeys(res.paper["method"]):
+        rows = res.paper[res.paper["method"] == key].set_index("dataset")
+        cells = [f"{rows.loc[ds, 'mean']:.2f}" for ds in pcols]
+        cells = [bold(t) if rows.loc[ds, "best"] else t for t, ds in zip(cells, pcols)]
+        out.append((rows["label"].iloc[0], cells))
+    return out
 
 
 _TEX_ESC = {"&": r"\&", "%": r"\%", "_": r"\_", "#": r"\#", "$": r"\$", "{": r"\{", "}": r"\}"}
@@ -456,13 +462,8 @@ def render_latex(res: TableResult) -> str:
             f"{_tex(', '.join(pcols[:-1]))}}}}} \\\\\n"
         )
         out.write("Method & " + pad([_tex(c) for c in pcols]) + " \\\\\n")
-        for key in dict.fromkeys(res.paper["method"]):
-            rows = res.paper[res.paper["method"] == key].set_index("dataset")
-            cells = []
-            for ds in pcols:
-                t = f"{rows.loc[ds, 'mean']:.2f}"
-                cells.append(f"\\textbf{{{t}}}" if rows.loc[ds, "best"] else t)
-            out.write(f"{_tex(rows['label'].iloc[0])} & " + pad(cells) + " \\\\\n")
+        for label, cells in _paper_rows(res, pcols, lambda t: f"\\textbf{{{t}}}"):
+            out.write(f"{_tex(label)} & " + pad(cells) + " \\\\\n")
     out.write("\\bottomrule\n\\end{tabular}\n")
     if len(res.significance):
         ref = spec.labels.get(spec.reference, spec.reference)
