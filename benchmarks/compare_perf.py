@@ -33,8 +33,20 @@ def ratios(path: Path) -> dict[str, dict]:
     return out
 
 
+def devices(infos: dict[str, dict]) -> set[str]:
+    """Where the ratios were measured ("cpu", "cuda", ...; baselines older than
+    the device setting were all measured on the CPU)."""
+    return {(info.get("machine") or {}).get("device", "cpu") for info in infos.values()}
+
+
 def compare(fresh: dict, base: dict, drop: float) -> tuple[list[str], list[str]]:
     lines, flagged = [], []
+    if devices(fresh) != devices(base):
+        # A GPU step is launch-bound, a CPU step compute-bound: their ratios differ
+        # by design (docs/performance.md, "GPU"), so a drop would mean nothing.
+        lines.append(f"NOTE: baseline measured on {sorted(devices(base))}, fresh run on "
+                     f"{sorted(devices(fresh))}: compare against a baseline of the same device "
+                     f"(benchmarks/perf_baseline/gpu-*.json for CUDA)")
     lines.append(f"{'benchmark':40} {'baseline':>10} {'fresh':>10} {'change':>8}  target")
     for name in sorted(set(base) | set(fresh)):
         b, f = base.get(name), fresh.get(name)

@@ -42,6 +42,17 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 BENCH_THREADS = int(os.environ.get("MAAO_BENCH_THREADS", "1"))
 torch.set_num_threads(BENCH_THREADS)
 
+# Where the backbones' towers run: "cpu" (default, what CI measures) or "cuda"
+# (docs/performance.md, "GPU"). MAAO_BENCH_AMP=1 turns on fp16 autocast there;
+# the equality checks then allow AMP_TOL instead of 1e-5 (fp16 rounding differs
+# between the padded and the cut sequence shapes), and report the differences.
+BENCH_DEVICE = os.environ.get("MAAO_BENCH_DEVICE", "cpu")
+BENCH_AMP = BENCH_DEVICE != "cpu" and os.environ.get("MAAO_BENCH_AMP", "0") == "1"
+FP32_TOL, AMP_TOL = 1e-5, 1e-2
+TOL = AMP_TOL if BENCH_AMP else FP32_TOL
+# A GPU step takes milliseconds: take more rounds there for stable minima.
+ROUNDS_FACTOR = 1 if BENCH_DEVICE == "cpu" else 20
+
 REPO = Path(__file__).resolve().parent.parent
 DATASET = "intent_recognition"
 SHOTS, SEED = 16, 1
@@ -165,9 +176,15 @@ def train_split(dataset):
 
 @pytest.fixture(scope="session")
 def minilm():
-    from maao.runner import _backbone
+    if BENCH_DEVICE == "cpu":
+        from maao.runner import _backbone
 
-    return _backbone("minilm", json.dumps({}, sort_keys=True))   # shared with runner.execute
+        return _backbone("minilm", json.dumps({}, sort_keys=True))   # shared with runner.execute
+    from maao.backbones import load_backbone
+
+    # MAAO_MINILM_DIR: the model folder, where the wheel cannot be installed.
+    return load_backbone("minilm", device=BENCH_DEVICE, amp=BENCH_AMP,
+                         model_dir=os.environ.get("MAAO_MINILM_DIR"))
 
 
 @pytest.fixture(scope="session")
@@ -175,7 +192,7 @@ def clip_rn50():
     from maao.backbones import load_backbone
 
     torch.manual_seed(0)  # random init, the same weights every session
-    return load_backbone("clip-rn50", pretrained=None, device="cpu")
+    return load_backbone("clip-rn50", pretrained=None, device=BENCH_DEVICE, amp=BENCH_AMP)
 
 
 @pytest.fixture(scope="session")
@@ -200,8 +217,12 @@ def machine():
                 break
     except OSError:
         pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-            "torch": torch.__version__, "python": platform.python_version()}
+    info = {"cpu": cpu, "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+            "torch": torch.__version__, "python": platform.python_version(),
+            "device": BENCH_DEVICE, "amp": BENCH_AMP}
+    if BENCH_DEVICE.startswith("cuda"):
+        info["gpu"] = torch.cuda.get_device_name(torch.device(BENCH_DEVICE))
+    return info
 
 
 # ------------------------------------------------------------ collection

@@ -60,9 +60,15 @@ class PromptProblem:
         self.class_ids = [backbone.tokenize(f"{name}.") for name in self.classnames]
         self.train = train_split
         self._cache_dir = cache_dir
-        self.train_x, self.train_y = self._features(train_split, "train")
+        # Input features and labels live where the towers run; logits and
+        # losses are computed there, scores come back to the CPU.
+        self.device = getattr(backbone, "device", torch.device("cpu"))
+        self.train_x, self.train_y = self._on_device(self._features(train_split, "train"))
         self._test = None
         self._allowed = backbone.projectable_mask(settings.projection_vocab)
+        # V and V^-1 work on a CPU copy of the vocabulary (no copy when the
+        # backbone is on the CPU): soft prompts live on the CPU, towers anywhere.
+        self._vocab = backbone.token_embeddings.detach().float().cpu()
         pad = backbone.tokenize(settings.pad_word)
         if len(pad) != 1:
             raise ValueError(f"pad_word {settings.pad_word!r} is not a single token")
@@ -78,12 +84,15 @@ class PromptProblem:
         index = torch.tensor([row[i] for i in split.ids])
         return feats[index], torch.tensor(split.labels)
 
+    def _on_device(self, xy):
+        return tuple(t.to(self.device) for t in xy)
+
     def split(self, name: str):
         if name == "train":
             return self.train_x, self.train_y
         if name == "test":
             if self._test is None:
-                self._test = self._features(self.dataset.test, "test")
+                self._test = self._on_device(self._features(self.dataset.test, "test"))
             return self._test
         raise ValueError(f"unknown split {name!r}; use 'train' or 'test'")
 
@@ -105,15 +114,14 @@ class PromptProblem:
 
     def embed_text(self, text: str) -> torch.Tensor:
         """V(text): [n_ctx, d] token embeddings of a context text."""
-        ids = torch.tensor(self.context_ids(text))
-        return self.backbone.token_embeddings[ids].detach().clone()
+        return self.embed_ids(torch.tensor(self.context_ids(text)))
 
     def embed_ids(self, ids: torch.Tensor) -> torch.Tensor:
-        return self.backbone.token_embeddings[ids].detach().clone()
+        return self._vocab[ids].clone()
 
     def project_ids(self, ctx: torch.Tensor) -> torch.Tensor:
         """V^-1 as token ids: [..., n_ctx] for ctx [..., n_ctx, d]."""
-        return nearest_tokens(ctx, self.backbone.token_embeddings,
+        return nearest_tokens(ctx, self._vocab,
                               self.settings.projection_metric, self._allowed)
 
     def project(self, ctx: torch.Tensor) -> list[str]:
@@ -127,7 +135,7 @@ class PromptProblem:
     def logits(self, ctx: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         """[P, B, C] logits for prompts ctx [P, n_ctx, d] on input features x [B, D]."""
         text = self.backbone.encode_prompts(ctx, self.class_ids, pad_to=self._pad_to())
-        return self.backbone.logit_scale * torch.einsum("bd,pcd->pbc", x, text)
+        return self.backbone.logit_scale * torch.einsum("bd,pcd->pbc", x.to(text.device), text)
 
     def loss(self, ctx: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
         """Cross-entropy of one prompt [n_ctx, d] on the training examples `index`."""
@@ -142,7 +150,7 @@ class PromptProblem:
         losses = F.cross_entropy(logits.transpose(1, 2), y.expand(len(ctxs), -1),
                                  reduction="none").mean(1)
         accs = (logits.argmax(-1) == y).float().mean(1) * 100.0
-        return losses, accs
+        return losses.cpu(), accs.cpu()
 
     @torch.no_grad()
     def evaluate_templates(self, templates: list[str], split: str = "train"):
@@ -152,7 +160,7 @@ class PromptProblem:
         for template in templates:
             texts = [template.replace("{}", name) if "{}" in template else f"{template} {name}"
                      for name in self.classnames]
-            logits = self.backbone.logit_scale * x @ self.backbone.encode_texts(texts).T
+            logits = self.backbone.logit_scale * x @ self.backbone.encode_texts(texts).to(x.device).T
             losses.append(F.cross_entropy(logits, y).item())
             accs.append((logits.argmax(-1) == y).float().mean().item() * 100.0)
         return torch.tensor(losses), torch.tensor(accs)

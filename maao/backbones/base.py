@@ -31,14 +31,31 @@ def class_suffixes(class_ids: tuple[tuple[int, ...], ...], end_id: int, pad_id: 
     return ids, mask
 
 
+def pick_device(device: str | None) -> torch.device:
+    """None or "auto" = CUDA when present, else CPU."""
+    if device in (None, "auto"):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
 class FrozenDualEncoder(ABC):
+    """Towers run on `self.device`. Soft prompts may live elsewhere (optimizers
+    keep them on the CPU): encode_prompts moves them over and returns features
+    on `self.device`, where the problem keeps its cached input features too;
+    encode_inputs/encode_texts return CPU tensors (what the feature cache stores).
+    `amp`: fp16 autocast on CUDA (CoOp trains in fp16); the CPU always runs fp32."""
     name: str
+    device: torch.device = torch.device("cpu")
+    amp: bool = False
     #: Dimension of one token embedding (one soft prompt vector).
     token_dim: int
     #: Multiplier on cosine similarities (CLIP's learned temperature, or a setting).
     logit_scale: float
     #: The length every sequence is padded to on the slow ("naive") path.
     max_length: int
+
+    def _autocast(self):
+        return torch.autocast("cuda", dtype=torch.float16, enabled=self.amp and self.device.type == "cuda")
 
     @property
     @abstractmethod
@@ -74,7 +91,8 @@ class FrozenDualEncoder(ABC):
                        pad_to: int | None = None) -> torch.Tensor:
         """Features of "[ctx] <class tokens>" for every prompt and class.
 
-        ctx: [P, n_ctx, token_dim]. Returns L2-normalised [P, C, feat_dim].
+        ctx: [P, n_ctx, token_dim] on any device. Returns L2-normalised
+        [P, C, feat_dim] fp32 on `self.device`.
         Sequences are cut to the longest real prompt (exactly equivalent, the
         fast path) unless `pad_to` asks for the full padded length.
         """

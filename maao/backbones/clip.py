@@ -14,7 +14,7 @@ from typing import Sequence
 import torch
 import torch.nn.functional as F
 
-from .base import FrozenDualEncoder, class_suffixes
+from .base import FrozenDualEncoder, class_suffixes, pick_device
 
 
 class CLIPEncoder(FrozenDualEncoder):
@@ -24,7 +24,7 @@ class CLIPEncoder(FrozenDualEncoder):
 
         self.arch, self.pretrained = arch, pretrained
         self.name = f"clip-{arch.lower().replace('/', '-')}"
-        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        self.device = pick_device(device)
         model = open_clip.create_model(arch, pretrained=pretrained or None)
         self.model = model.eval().to(self.device)
         for p in self.model.parameters():
@@ -36,11 +36,7 @@ class CLIPEncoder(FrozenDualEncoder):
         self.max_length = self.model.positional_embedding.shape[0]
         self.logit_scale = float(self.model.logit_scale.exp())
         self.encode_batch_size = encode_batch_size
-        # Mixed precision on GPU (CoOp trains in fp16); CPU always runs fp32.
-        self.amp = amp and self.device.type == "cuda"
-
-    def _autocast(self):
-        return torch.autocast("cuda", dtype=torch.float16, enabled=self.amp)
+        self.amp = amp and self.device.type == "cuda"   # fp16 autocast, see FrozenDualEncoder
 
     @property
     def token_embeddings(self) -> torch.Tensor:
@@ -108,7 +104,7 @@ class CLIPEncoder(FrozenDualEncoder):
                        emb[suffix.to(self.device)].expand(P, C, suffix_len, d)], dim=2)
         eot = torch.tensor([1 + n_ctx + len(ids) for ids in class_ids], device=self.device)
         feats = self._text_tower(x.reshape(P * C, -1, d), eot.repeat(P))
-        return feats.reshape(P, C, -1).float().cpu() if self.device.type != "cpu" else feats.reshape(P, C, -1)
+        return feats.reshape(P, C, -1)
 
     def fingerprint(self) -> str:
         tag = self.pretrained or "random-init"

