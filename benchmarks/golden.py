@@ -1,17 +1,17 @@
 """Golden values: recorded runs must replay to the recorded numbers.
 
-A subset of the Table 3 mini sweep that fits in CI (every method, cheap
-datasets) is re-run from scratch with every LLM call replayed from
-benchmarks/responses/, and each final metric is compared with
-benchmarks/golden/table3-mini.json.
+For every spec with recorded responses (Tables 3, 4, 5 and Figure 2), a subset of
+its mini sweep that fits in CI (every method row, cheap cells) is re-run from
+scratch with every LLM call replayed from benchmarks/responses/, and each
+final metric is compared with benchmarks/golden/<spec>-mini.json.
 
 Exact equality is required when the platform matches the one the goldens were
 made on (CPU architecture, torch version, thread count: the things that change
 float reduction order). Elsewhere, a documented tolerance applies: losses within
 ABS_TOL_LOSS, accuracies within ACC_TOL_EXAMPLES test examples.
 
-    python -m benchmarks.golden check     # what CI runs (through tests/)
-    python -m benchmarks.golden update    # after an intended change; commit the diff
+    python -m benchmarks.golden check [SPEC ...]    # what CI runs (through tests/)
+    python -m benchmarks.golden update [SPEC ...]   # after an intended change; commit the diff
 """
 from __future__ import annotations
 
@@ -22,10 +22,16 @@ import sys
 import tempfile
 from pathlib import Path
 
-GOLDEN = Path(__file__).resolve().parent / "golden" / "table3-mini.json"
-SPEC, SCALE = "table3", "mini"
-CELLS = [("intent_recognition", 1, 1), ("intent_recognition", 4, 1), ("intent_recognition", 16, 1),
-         ("social_support", 4, 1)]
+GOLDEN_DIR = Path(__file__).resolve().parent / "golden"
+SCALE = "mini"
+# (dataset, shots, seed) cells re-run per spec; every method row of the spec runs on each.
+CELLS = {
+    "table3": [("intent_recognition", 1, 1), ("intent_recognition", 4, 1),
+               ("intent_recognition", 16, 1), ("social_support", 4, 1)],
+    "table4": [("social_support", 4, 1)],
+    "table5": [("social_support", 4, 1)],
+    "figure2": [("social_support", 1, 1)],
+}
 METRICS = ("test_accuracy", "test_loss", "train_accuracy", "train_loss", "llm_fallbacks", "llm_calls")
 ABS_TOL_LOSS = 5e-3
 # Thread count changes float reduction order: goldens (and the recordings) use 2.
@@ -39,8 +45,13 @@ def platform_id() -> str:
     return f"{platform.machine()}|torch {torch.__version__.split('+')[0]}|threads {THREADS}"
 
 
-def compute(cells=CELLS) -> dict:
-    """Run every method on `cells` in a throwaway MLflow store, replaying the LLM."""
+def golden_path(spec: str) -> Path:
+    return GOLDEN_DIR / f"{spec}-{SCALE}.json"
+
+
+def compute(spec_name: str = "table3", cells=None) -> dict:
+    """Run every method row of a spec on its cells in a throwaway MLflow store,
+    replaying the LLM."""
     from maao.cli import _store
     from maao.runner import execute
     from maao.spec import expand, load_spec
@@ -49,15 +60,15 @@ def compute(cells=CELLS) -> dict:
     import torch
 
     torch.set_num_threads(THREADS)
-    spec = load_spec(SPEC)
+    spec = load_spec(spec_name)
     store = _store(spec.responses_path(SCALE), "replay")
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         tracker = Tracker(f"sqlite:///{tmp}/golden.db")
-        for dataset, shots, seed in cells:
+        for dataset, shots, seed in cells or CELLS[spec_name]:
             for config in expand(spec, SCALE, [dataset], [shots], [seed]):
                 summary = execute(config, tracker, store)
-                name = f"{config.method}/{dataset}/{shots}shot/seed{seed}"
+                name = f"{config.name}/{dataset}/{shots}shot/seed{seed}"
                 results[name] = {m: summary.metrics[m] for m in METRICS if m in summary.metrics}
     return results
 
@@ -92,27 +103,41 @@ def compare(golden: dict, actual: dict, exact: bool) -> list[str]:
     return problems
 
 
+def check(spec: str) -> tuple[list[str], bool]:
+    """What moved in `spec`'s golden runs (empty: all replay), and whether the
+    comparison was exact (same platform as the goldens)."""
+    golden = json.loads(golden_path(spec).read_text())
+    exact = golden["platform"] == platform_id()
+    return compare(golden["runs"], compute(spec), exact), exact
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.golden", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("action", choices=["check", "update"])
+    parser.add_argument("specs", nargs="*", default=list(CELLS),
+                        help=f"specs to check or update (default: all of {', '.join(CELLS)})")
     args = parser.parse_args(argv)
-    actual = compute()
-    if args.action == "update":
-        GOLDEN.parent.mkdir(parents=True, exist_ok=True)
-        GOLDEN.write_text(json.dumps({"platform": platform_id(), "runs": actual}, indent=1,
-                                     sort_keys=True) + "\n")
-        print(f"wrote {GOLDEN} ({len(actual)} runs, platform {platform_id()})")
-        return 0
-    golden = json.loads(GOLDEN.read_text())
-    exact = golden["platform"] == platform_id()
-    problems = compare(golden["runs"], actual, exact)
-    mode = "exact" if exact else f"tolerance (golden platform {golden['platform']!r}, here {platform_id()!r})"
-    if problems:
-        print(f"{len(problems)} metric(s) moved ({mode}):\n  " + "\n  ".join(problems))
-        return 1
-    print(f"all {len(actual)} golden runs replay to the recorded numbers ({mode})")
-    return 0
+    unknown = [s for s in args.specs if s not in CELLS]
+    if unknown:
+        parser.error(f"no golden cells for {', '.join(unknown)}; known: {', '.join(CELLS)}")
+    failed = 0
+    for spec in args.specs:
+        if args.action == "update":
+            actual = compute(spec)
+            golden_path(spec).parent.mkdir(parents=True, exist_ok=True)
+            golden_path(spec).write_text(json.dumps({"platform": platform_id(), "runs": actual},
+                                                    indent=1, sort_keys=True) + "\n")
+            print(f"wrote {golden_path(spec)} ({len(actual)} runs, platform {platform_id()})")
+            continue
+        problems, exact = check(spec)
+        mode = "exact" if exact else f"tolerance (golden platform differs from {platform_id()!r})"
+        if problems:
+            failed += 1
+            print(f"{spec}: {len(problems)} metric(s) moved ({mode}):\n  " + "\n  ".join(problems))
+        else:
+            print(f"{spec}: all golden runs replay to the recorded numbers ({mode})")
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -132,7 +132,13 @@ def resolve(config: RunConfig, problem: PromptProblem) -> RunConfig:
         per_round = o.get("steps_per_round", budget.steps_per_round)
         final = o.get("final_steps", budget.final_steps)
         if o.get("keep_total"):  # Table 6: m*N + M constant
-            final = max(0, budget.total_steps - rounds * per_round)
+            if rounds * per_round > budget.total_steps:
+                raise ValueError(
+                    f"keep_total: {rounds} rounds x {per_round} steps = {rounds * per_round} steps "
+                    f"exceed this run's total budget of {budget.total_steps} steps "
+                    f"({config.dataset}, {config.shots} shots, recipe {config.recipe}); "
+                    f"choose a smaller steps_per_round or a larger budget")
+            final = budget.total_steps - rounds * per_round
         budget = Budget(rounds, per_round, final)
     return replace(config, gradient=gradient, budget=budget)
 

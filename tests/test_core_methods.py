@@ -212,3 +212,17 @@ def test_replay_miss_names_the_deleted_key(runs, tracker, workdir, fake_llm_serv
     assert len(failed) == 1 and "ReplayMiss" in failed[0].data.tags["error"]
     # the finished run is still the one a re-run would skip to
     assert tracker.finished_run(first.config.experiment, run_key) is not None
+
+
+def test_keep_total_that_cannot_hold_is_a_clear_error(minilm, maao_cache_dir):
+    """Table 6's constant budget: N x m beyond the run's total steps must not
+    silently train longer than the methods it is compared with."""
+    from maao.runner import resolve
+
+    (config,) = expand(load_spec("table3"), "mini", [DATASET], [4], [1], ["combined"])
+    problem = build_problem(config)
+    fits = resolve(replace(config, budget_overrides={"steps_per_round": 10, "keep_total": True}), problem)
+    base = resolve(config, problem)
+    assert fits.budget.total_steps == base.budget.total_steps
+    with pytest.raises(ValueError, match=r"keep_total: 3 rounds x 100 steps = 300 steps exceed .* budget of 60 steps"):
+        resolve(replace(config, budget_overrides={"steps_per_round": 100, "keep_total": True}), problem)

@@ -1,24 +1,32 @@
 """CI regression check: recorded runs replay to the recorded numbers.
 
-Re-runs a subset of the Table 3 mini sweep (every method; see
-benchmarks/golden.py) from scratch, replaying every LLM call from
-benchmarks/responses/, and compares each final metric with the goldens.
+Re-runs a subset of each recorded mini sweep (Tables 3-5, Figure 2; every
+method row; see benchmarks/golden.py) from scratch, replaying every LLM call
+from benchmarks/responses/, and compares each final metric with the goldens.
 """
-import json
-
 import pytest
 
 from benchmarks import golden
 
 
 @pytest.mark.slow
-def test_recorded_runs_replay_to_golden_values():
-    recorded = json.loads(golden.GOLDEN.read_text())
-    actual = golden.compute()
-    exact = recorded["platform"] == golden.platform_id()
-    problems = golden.compare(recorded["runs"], actual, exact)
-    assert not problems, (f"{len(problems)} metric(s) moved "
+@pytest.mark.parametrize("spec", list(golden.CELLS))
+def test_recorded_runs_replay_to_golden_values(spec):
+    problems, exact = golden.check(spec)
+    assert not problems, (f"{spec}: {len(problems)} metric(s) moved "
                           f"({'exact' if exact else 'tolerance'} comparison):\n  " + "\n  ".join(problems))
+
+
+def test_every_recorded_spec_has_goldens():
+    """A spec whose responses are committed must be checked in CI too."""
+    from maao.spec import load_spec
+
+    recorded = {p.name.split("-mini.jsonl")[0] for p in
+                (golden.GOLDEN_DIR.parent / "responses").glob("*-mini.jsonl")}
+    assert recorded <= set(golden.CELLS), f"recorded but not golden-checked: {recorded - set(golden.CELLS)}"
+    for spec in golden.CELLS:
+        assert golden.golden_path(spec).is_file(), f"no golden file for {spec}"
+        assert load_spec(spec).responses_path(golden.SCALE).is_file()
 
 
 def test_compare_reports_what_moved():
