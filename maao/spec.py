@@ -19,7 +19,7 @@ from .runner import RunConfig
 
 SPEC_DIR = Path(__file__).resolve().parent.parent / "benchmarks" / "specs"
 _SCALE_KEYS = {"backbone", "backbone_options", "recipe", "datasets", "shots", "seeds", "llm",
-               "problem", "gradient", "budget", "responses", "data_seed", "eval_every"}
+               "problem", "gradient", "budget", "responses", "data_seed", "eval_every", "methods"}
 
 
 class SpecError(ValueError):
@@ -41,6 +41,12 @@ class Spec:
         if name not in self.scales:
             raise SpecError(f"spec {self.name!r} has no scale {name!r}; it has {sorted(self.scales)}")
         return self.scales[name]
+
+    def rows(self, scale: str) -> list:
+        """The method rows of a scale: its own `methods` list where the spec gives
+        one (an ablation whose settings do not fit that scale's budget), else the
+        spec's."""
+        return self.scale(scale).get("methods") or self.methods
 
     def responses_path(self, scale: str) -> Path:
         rel = self.scale(scale).get("responses", f"../responses/{self.table}-{scale}.jsonl")
@@ -67,6 +73,8 @@ def load_spec(name_or_path: str) -> Spec:
         unknown = set(body) - _SCALE_KEYS
         if unknown:
             raise SpecError(f"{path}: scale {scale!r} has unknown key(s) {sorted(unknown)}")
+        if "methods" in body:
+            body["methods"] = [_row(m, path) for m in body["methods"]]
     return Spec(raw["name"], int(raw["version"]), raw.get("table", raw["name"]),
                 raw.get("description", ""), [_row(m, path) for m in raw["methods"]],
                 dict(raw.get("method_settings") or {}), dict(raw["scales"]), path)
@@ -112,7 +120,7 @@ def expand(spec: Spec, scale: str, datasets=None, shots=None, seeds=None, method
     problem = _typed(ProblemSettings, body.get("problem"), f"{spec.name}.{scale}.problem") or ProblemSettings()
     gradient = _typed(GradientSettings, body.get("gradient"), f"{spec.name}.{scale}.gradient")
     budget = _typed(Budget, body.get("budget"), f"{spec.name}.{scale}.budget")
-    rows = {row["name"]: row for row in spec.methods}
+    rows = {row["name"]: row for row in spec.rows(scale)}
     for name in pick(methods, list(rows), "method"):
         row = rows[name] if name in rows else _row(name, spec.path)
         method = row["method"]

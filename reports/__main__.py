@@ -53,7 +53,9 @@ def main(argv=None) -> int:
     for w in caught:
         if issubclass(w.category, UserWarning) and str(w.message).startswith("maao-"):
             print(f"warning: {w.message}", file=sys.stderr)
-    res = build_table(df, specs[args.table])
+    from .ablations import table_spec
+
+    res = build_table(df, table_spec(args.table, args.scale, specs[args.table]))
     paths = write_all(res, args.out)
     print(render_markdown(res))
     print("wrote: " + ", ".join(str(p) for p in paths))

@@ -169,10 +169,16 @@ def _ordering_paragraph(res_summary, paper, sig, spec: TableSpec, scale: str, n_
     pav = paper[paper["dataset"] == AVG].set_index("method")["mean"]
     common = [k for k, _ in spec.methods if k in ours and k in pav.index]
     missing = [labels[k] for k, _ in spec.methods if k not in ours]
+    if len(common) < 2 and not missing:
+        lines.append(
+            f"Only {len(common)} of this table's rows is also a row of the paper's table (the {scale} "
+            "scale ablates other settings), so the orderings are not compared."
+        )
+        return "".join(lines)
     if len(common) < 2:
         lines.append(
             f"Too few methods have results on every dataset ({len(common)}) to compare orderings"
-            + (f"; missing: {', '.join(missing)}." if missing else ".")
+            f"; missing: {', '.join(missing)}."
         )
         return "".join(lines)
     o = {k: ours[k] for k in common}

@@ -56,3 +56,15 @@ def test_figure2_fixed_training_set_and_test_curve(minilm, maao_cache_dir, tmp_p
     history = tracker.client.get_metric_history(with_curve.run_id, "curve_test_accuracy")
     assert [h.step for h in history] == list(range(5, with_curve.config.budget.total_steps + 1, 5))
     assert tracker.client.get_run(with_curve.run_id).data.tags["method"] == "random_init"
+
+
+def test_a_scale_may_list_its_own_method_rows():
+    """Table 6: the mini scale ablates m = 5/10/20 (the paper's 100 and 1000
+    do not fit a mini run); the paper scale keeps the spec's rows."""
+    from maao.spec import expand, load_spec
+
+    spec = load_spec("table6")
+    mini = expand(spec, "mini", ["bbc_news"], [4], [1])
+    paper = expand(spec, "paper", ["eurosat"], [16], [1])
+    assert [(c.name, c.budget_overrides["steps_per_round"]) for c in mini] == [("m5", 5), ("m10", 10), ("m20", 20)]
+    assert [c.name for c in paper] == ["m10", "m100", "m1000"]

@@ -355,6 +355,21 @@ def test_ablation_spec_builds():
     assert "TD + MP + OT" in md and "70.33" in md
 
 
+
+def test_mini_table6_has_its_own_rows_beside_the_papers():
+    """Mini Table 6 ablates m = 5/10/20 (decision 17): those rows are reported,
+    the paper's m = 10/100/1000 printed beside them, orderings not compared."""
+    from reports.ablations import SPECS, table_spec
+    from reports.method_table import build_table as generic_build, render_markdown
+
+    spec = table_spec("table6", "mini", SPECS["table6"])
+    assert table_spec("table6", "paper", SPECS["table6"]) is SPECS["table6"]
+    rows = [dict(method=k, dataset="ds", shots=4, seed=sd, test_accuracy=60 + i + 0.1 * sd)
+            for i, (k, _) in enumerate(spec.methods) for sd in (1, 2, 3)]
+    md = render_markdown(generic_build(pd.DataFrame(rows), spec))
+    assert "| m = 5 |" in md and "| m = 20 |" in md and "| m = 1000 |" in md
+    assert "Only 1 of this table's rows is also a row of the paper's table" in md
+
 def test_figure2_csv_svg(tmp_path):
     from reports import figure2
 
