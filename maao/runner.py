@@ -72,6 +72,11 @@ class RunConfig:
         """The row this run belongs to (the MLflow `method` tag)."""
         return self.label or self.method
 
+    @property
+    def sample_seed(self) -> int:
+        """The seed of the few-shot sample: `data_seed` where fixed, else `seed`."""
+        return self.seed if self.data_seed is None else self.data_seed
+
     def config_hash(self) -> str:
         blob = json.dumps(self.semantic(), sort_keys=True, separators=(",", ":"), default=str)
         return hashlib.sha256(blob.encode()).hexdigest()[:20]
@@ -108,8 +113,7 @@ def build_problem(config: RunConfig, data_dir=None, cache_dir=None) -> PromptPro
     from .datasets import few_shot
 
     dataset = _dataset(config.dataset, str(data_dir) if data_dir else None)
-    data_seed = config.seed if config.data_seed is None else config.data_seed
-    train = few_shot(dataset, config.shots, data_seed)
+    train = few_shot(dataset, config.shots, config.sample_seed)
     backbone = _backbone(config.backbone, json.dumps(config.backbone_options, sort_keys=True))
     return PromptProblem(backbone, dataset, train, config.problem, cache_dir=cache_dir)
 
@@ -166,7 +170,7 @@ def execute(config: RunConfig, tracker: Tracker, store=None, data_dir=None, cach
             "optimizer": config.method,
             "dataset": config.dataset, "shots": config.shots, "seed": config.seed,
             "backbone": config.backbone, "config_hash": key,
-            "data_seed": config.seed if config.data_seed is None else config.data_seed,
+            "data_seed": config.sample_seed,
             "llm_model": config.llm.get("model", "") if llm else ""}
     name = f"{config.name}/{config.dataset}/{config.shots}shot/seed{config.seed}"
     run_id = tracker.start(config.experiment, name, tags)
