@@ -9,7 +9,6 @@ from dataclasses import dataclass
 
 from maao.gradient import GradientDescent, logging_callback
 from maao.methods import Method, MethodResult, RunContext
-from maao.problem import template_context
 
 
 @dataclass(frozen=True)
@@ -29,7 +28,7 @@ class SingleStart(Method):
         text = self.settings.init_text
         if text == "dataset":
             text = ctx.problem.dataset.template
-        gd.start(ctx.problem.embed_text(template_context(text)) if text
+        gd.start(ctx.problem.embed_template(text) if text
                  else ctx.problem.init_random(ctx.generator))
         gd.run(ctx.budget.total_steps, logging_callback(ctx.problem, ctx.log))
         return MethodResult(prompt=gd.ctx.detach().clone())

@@ -14,7 +14,6 @@ import torch
 from .gradient import GradientDescent, logging_callback
 from .instructions import InstructionSettings, ScoredTemplate, build_messages
 from .methods import Method, MethodResult, RunContext
-from .problem import template_context
 
 
 @dataclass(frozen=True)
@@ -56,9 +55,17 @@ def score_trajectory(problem, trajectory: list[torch.Tensor]):
 
 def score_templates_as_context(problem, templates: list[str]):
     """Loss/acc of templates used as the soft context they would restart from."""
-    ctxs = torch.stack([problem.embed_text(template_context(t)) for t in templates])
+    ctxs = torch.stack([problem.embed_template(t) for t in templates])
     losses, accs = problem.evaluate(ctxs)
     return ctxs, [ScoredTemplate(t, l, a) for t, l, a in zip(templates, losses.tolist(), accs.tolist())]
+
+
+def score_manual_prompt(problem) -> ScoredTemplate:
+    """The dataset's hand-written template scored as itself (the class name in
+    its slot), so that the MP line shows the score of the text it shows."""
+    template = problem.dataset.template
+    (loss,), (acc,) = problem.evaluate_templates([template])
+    return ScoredTemplate(template, loss.item(), acc.item())
 
 
 class Combined(Method):
@@ -73,16 +80,16 @@ class Combined(Method):
         gd = GradientDescent(problem, ctx.gradient, ctx.budget.total_steps, ctx.generator)
         gd.start(problem.init_random(ctx.generator))
         on_step = logging_callback(problem, log)
-        manual_ctx, (manual,) = score_templates_as_context(problem, [problem.dataset.template])
+        manual = score_manual_prompt(problem)
         for round_no in range(ctx.budget.rounds):
             trajectory = gd.run(ctx.budget.steps_per_round, on_step, record=True)
             ids, scored = score_trajectory(problem, trajectory)
             order = sorted(range(len(scored)), key=lambda i: (scored[i].loss, scored[i].text))
             top = [scored[i] for i in order[:s.top_k]]
-            messages = build_messages(s.instruction, problem.dataset.task, ctx.target_model,
-                                      top, manual)
+            messages = build_messages(s.instruction, ctx.task, ctx.target_model, top, manual)
             reply = ctx.llm.complete(messages, sample_index=0, position=(ctx.run_key, round_no))
-            parsed = parse_templates(reply.text, max_words=s.instruction.word_limit + 5)
+            # "under N words": at most N - 1 words besides the class slot.
+            parsed = parse_templates(reply.text, max_words=s.instruction.word_limit - 1)
             proposals = parsed.candidates[:s.instruction.n_templates]
             entry = {"round": round_no, "step": gd.step, "trajectory": [vars(t) for t in scored],
                      "shown": [vars(t) for t in top], "reply": reply.text, "key": reply.key,

@@ -27,6 +27,10 @@ class GradientSettings:
     schedule: str = "cosine"        # cosine, stepped per epoch as in Dassl; or "constant"
     reset_optimizer_on_restart: bool = True
     grad_clip: float | None = None
+    # Dassl's train loader drops the last partial batch when the split holds
+    # at least one full batch (CoOp's behaviour); False trains on it too
+    # (ceil(n / batch) steps per epoch, this suite's rule before spec v2).
+    drop_last: bool = True
 
     def __post_init__(self):
         if self.optimizer not in ("sgd", "adam", "adamw"):
@@ -35,6 +39,14 @@ class GradientSettings:
             raise ValueError(f"unknown schedule {self.schedule!r}")
         if self.lr <= 0 or self.batch_size <= 0:
             raise ValueError("lr and batch_size must be positive")
+
+
+def steps_per_epoch(n_train: int, batch_size: int, drop_last: bool = True) -> int:
+    """Batches per epoch as Dassl builds them: floor(n / batch) when the split
+    has a full batch and `drop_last`, else ceil; one batch of n when n < batch."""
+    if n_train < batch_size:
+        return 1
+    return n_train // batch_size if drop_last else math.ceil(n_train / batch_size)
 
 
 class GradientDescent:
@@ -46,7 +58,7 @@ class GradientDescent:
         self.generator = generator
         n = len(problem.train_y)
         self.batch_size = min(settings.batch_size, n)
-        self.steps_per_epoch = math.ceil(n / self.batch_size)
+        self.steps_per_epoch = steps_per_epoch(n, settings.batch_size, settings.drop_last)
         self.total_epochs = max(1, math.ceil(total_steps / self.steps_per_epoch))
         self.step = 0
         self.ctx: torch.nn.Parameter | None = None
@@ -79,7 +91,10 @@ class GradientDescent:
             return s.warmup_lr
         if s.schedule == "constant":
             return s.lr
-        return 0.5 * s.lr * (1.0 + math.cos(math.pi * epoch / self.total_epochs))
+        # Dassl's constant warm-up wrapper hands over to CosineAnnealingLR(T =
+        # max epochs) whose first epoch runs at the full lr: epoch e after the
+        # warm-up runs at cos(pi * (e - warmup) / T).
+        return 0.5 * s.lr * (1.0 + math.cos(math.pi * (epoch - s.warmup_epochs) / self.total_epochs))
 
     def _next_batch(self) -> torch.Tensor:
         pos = (self.step % self.steps_per_epoch) * self.batch_size

@@ -61,6 +61,7 @@ class RunContext:
     run_key: str                    # stable hash of the run's configuration
     llm: Any = None                 # maao.llm.LLMClient, for methods that use one
     target_model: str = "CLIP"  # how instructions name the model the prompt is for
+    task: str = "image classification"  # how instructions name the task (Fig. 3's words)
 
 
 @dataclass

@@ -3,14 +3,14 @@
 `coop-paper` is CoOp's published RN50 recipe (the paper keeps the original
 hyperparameters). `coop-mini` is the scaled-down recipe for the mini scale
 (MiniLM on 2 CPU cores); each departure from CoOp is commented.
-Epochs by shots give M, the final gradient steps: M = epochs * ceil(n_train / batch).
+Epochs by shots give M, the final gradient steps: M = epochs * batches per
+epoch (Dassl's loader: floor(n_train / batch) once a full batch exists).
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
-from .gradient import GradientSettings
+from .gradient import GradientSettings, steps_per_epoch
 
 
 @dataclass(frozen=True)
@@ -21,11 +21,12 @@ class Recipe:
     rounds: int = 3             # N
     steps_per_round: int = 10   # m (10 for CoOp, 30 for TCP)
 
-    def final_steps(self, shots: int, n_train: int, batch_size: int) -> int:
+    def final_steps(self, shots: int, n_train: int, gradient: GradientSettings) -> int:
         if shots not in self.epochs_by_shots:
             raise ValueError(f"recipe has no epoch count for shots={shots}; "
                              f"known: {sorted(self.epochs_by_shots)}")
-        return self.epochs_by_shots[shots] * math.ceil(n_train / min(batch_size, n_train))
+        return self.epochs_by_shots[shots] * steps_per_epoch(n_train, gradient.batch_size,
+                                                             gradient.drop_last)
 
 
 RECIPES = {

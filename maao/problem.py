@@ -29,6 +29,11 @@ class ProblemSettings:
     # tokens, pad on the right with the embedding of the filler word " a".
     truncate: str = "head"          # "head" keeps the first n_ctx tokens, "tail" the last
     pad_word: str = "a"
+    # Template -> context text (an LLM proposal or the manual prompt restarting
+    # gradient descent): "drop" removes the class slot and keeps the words on
+    # both sides ("{} texture." -> "texture"); "prefix" keeps only the words
+    # before the slot (the rule before spec v2: "a {} reply." -> "a").
+    template_slot: str = "drop"
     fast_path: bool = True          # False = pad to the model's max length (benchmarks only)
 
     def __post_init__(self):
@@ -38,16 +43,23 @@ class ProblemSettings:
             raise ValueError(f"projection_vocab must be 'words' or 'all', got {self.projection_vocab!r}")
         if self.truncate not in ("head", "tail"):
             raise ValueError(f"truncate must be 'head' or 'tail', got {self.truncate!r}")
+        if self.template_slot not in ("drop", "prefix"):
+            raise ValueError(f"template_slot must be 'drop' or 'prefix', got {self.template_slot!r}")
 
 
-def template_context(template: str) -> str:
-    """The words a template puts before the class name: "a photo of {}." -> "a photo of".
+def template_context(template: str, slot: str = "drop") -> str:
+    """The context text a template restarts from (CoOp's class token comes last).
 
-    With the class token at the end (CoOp), only the text before "{}" can
-    become the soft context; a template without "{}" is used whole.
+    "drop": the template without its class slot, "a {} reply." -> "a reply",
+    "a photo of {}." -> "a photo of"; "prefix": only the words before the
+    slot, "a {} reply." -> "a". A template without "{}" is used whole.
+    Trailing punctuation is removed (the class suffix brings its own ".").
     """
-    head = template.split("{}")[0] if "{}" in template else template
-    return head.strip().rstrip(".,:;").strip()
+    if "{}" in template:
+        head, _, tail = template.partition("{}")
+        template = head if slot == "prefix" else f"{head} {tail}"
+    text = " ".join(template.split())
+    return text.replace(" ,", ",").strip(" .,:;").strip()
 
 
 class PromptProblem:
@@ -115,6 +127,10 @@ class PromptProblem:
     def embed_text(self, text: str) -> torch.Tensor:
         """V(text): [n_ctx, d] token embeddings of a context text."""
         return self.embed_ids(torch.tensor(self.context_ids(text)))
+
+    def embed_template(self, template: str) -> torch.Tensor:
+        """V(context of a template): where a restart from that template begins."""
+        return self.embed_text(template_context(template, self.settings.template_slot))
 
     def embed_ids(self, ids: torch.Tensor) -> torch.Tensor:
         return self._vocab[ids].clone()

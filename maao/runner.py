@@ -126,7 +126,7 @@ def resolve(config: RunConfig, problem: PromptProblem) -> RunConfig:
     gradient = config.gradient or recipe.gradient
     budget = config.budget or Budget(
         recipe.rounds, recipe.steps_per_round,
-        recipe.final_steps(config.shots, len(problem.train_y), gradient.batch_size))
+        recipe.final_steps(config.shots, len(problem.train_y), gradient))
     if config.budget_overrides:
         o = dict(config.budget_overrides)
         unknown = set(o) - {"rounds", "steps_per_round", "final_steps", "keep_total"}
@@ -185,7 +185,7 @@ def execute(config: RunConfig, tracker: Tracker, store=None, data_dir=None, cach
             runlog.progress = tqdm(total=config.budget.total_steps, desc=name, unit="step",
                                    leave=False)
         ctx = RunContext(problem, config.gradient, config.budget, generator, runlog, key, llm,
-                         target_model=_model_phrase(problem))
+                         target_model=_model_phrase(problem), task=_task_phrase(problem))
         result = method.run(ctx)
         if runlog.progress is not None:
             runlog.progress.close()
@@ -210,6 +210,20 @@ def _model_phrase(problem) -> str:
     return "CLIP" if problem.backbone.name.startswith("clip") else "MiniLM sentence embedding"
 
 
+def _task_phrase(problem) -> str:
+    """The task as the instruction names it: Fig. 3 says "image classification"
+    for every image set; a mini text set names its own task ("news topic
+    classification")."""
+    dataset = problem.dataset
+    return "image classification" if dataset.modality == "image" else dataset.task
+
+
+def majority_accuracy(labels) -> float:
+    """Accuracy (%) of always predicting the most frequent class: a reference line."""
+    counts = torch.bincount(torch.as_tensor(labels))
+    return counts.max().item() * 100.0 / len(labels)
+
+
 def evaluate_result(problem, result) -> dict:
     """Final metrics, the test split evaluated once after training."""
     if result.prompt is not None:
@@ -219,7 +233,8 @@ def evaluate_result(problem, result) -> dict:
         train_loss, train_acc = problem.evaluate_templates([result.template], "train")
         test_loss, test_acc = problem.evaluate_templates([result.template], "test")
     return {"train_loss": train_loss.item(), "train_accuracy": train_acc.item(),
-            "test_loss": test_loss.item(), "test_accuracy": test_acc.item()}
+            "test_loss": test_loss.item(), "test_accuracy": test_acc.item(),
+            "test_majority_accuracy": majority_accuracy(problem.split("test")[1].cpu())}
 
 
 def _prompt_record(problem, result) -> dict:

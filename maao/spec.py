@@ -19,7 +19,8 @@ from .runner import RunConfig
 
 SPEC_DIR = Path(__file__).resolve().parent.parent / "benchmarks" / "specs"
 _SCALE_KEYS = {"backbone", "backbone_options", "recipe", "datasets", "shots", "seeds", "llm",
-               "problem", "gradient", "budget", "responses", "data_seed", "eval_every", "methods"}
+               "problem", "gradient", "budget", "responses", "data_seed", "eval_every", "methods",
+               "method_settings"}
 
 
 class SpecError(ValueError):
@@ -124,7 +125,11 @@ def expand(spec: Spec, scale: str, datasets=None, shots=None, seeds=None, method
     for name in pick(methods, list(rows), "method"):
         row = rows[name] if name in rows else _row(name, spec.path)
         method = row["method"]
-        settings = row["settings"] if row["settings"] is not None else spec.method_settings.get(method)
+        # A row's own settings win; else the spec's, updated by the scale's
+        # (e.g. the mini scale's perturbation, calibrated to its backbone).
+        settings = row["settings"] if row["settings"] is not None else {
+            **(spec.method_settings.get(method) or {}),
+            **((body.get("method_settings") or {}).get(method) or {})}
         for dataset in pick(datasets, body["datasets"], "dataset"):
             for k in pick(shots, body["shots"], "shots"):
                 for seed in pick(seeds, body["seeds"], "seed"):

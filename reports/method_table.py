@@ -2,10 +2,11 @@
 
 Used by Table 3 (``reports.table3``) and reusable for the ablations (Tables
 4-6): rows are methods (or ablation variants) in a fixed order, columns are
-datasets plus an Average column, cells are mean ± sample std over the
-(shots, seed) cells of that dataset.  One row is the *reference* (the
-combined method); every other row is compared with it, paired over
-(dataset, shots, seed).
+datasets plus an Average column, cells are mean ± sample std over seeds of
+the per-seed shot-averaged accuracy (``reports.spread``).  One row is the
+*reference* (the combined method); every other row is compared with it,
+paired over (dataset, shots, seed).  Markdown/LaTeX rendering lives in
+``reports.render``.
 """
 
 from __future__ import annotations
@@ -21,8 +22,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats as _st
 
-from . import stats
+from . import spread, stats
 from .paper_numbers import PAPER
+from .render import AVG, DAGGER, DDAGGER, render_latex, render_markdown  # render_* re-exported
 
 __all__ = [
     "TableSpec",
@@ -40,8 +42,6 @@ __all__ = [
 ]
 
 DEFAULT_OUT = Path(__file__).resolve().parent  # reports/table3.md etc. are committed
-AVG = "Average"
-DAGGER, DDAGGER = "†", "‡"
 
 
 @dataclass(frozen=True)
@@ -75,12 +75,14 @@ class TableResult:
     scale: str
     datasets: list  # column order (without Average)
     cells: pd.DataFrame  # method, dataset, shots, seed, value; sorted
-    summary: pd.DataFrame  # method, label, dataset (+Average), n, mean, std, best, marker
+    summary: pd.DataFrame  # method, label, dataset (+Average), n (seeds), n_cells, mean, std, best, marker
     significance: pd.DataFrame  # one row per baseline (see stats.compare_to_reference)
     paper: pd.DataFrame | None  # method, label, dataset (+Average), mean, best
     caption: str
     ordering: str
     notes: list = field(default_factory=list)
+    by_shots: pd.DataFrame | None = None  # method, dataset, shots, n (seeds), mean, std
+    majority: pd.DataFrame | None = None  # dataset (+Average), n (runs), mean; None: metric not logged
 
 
 # --------------------------------------------------------------------------
@@ -97,28 +99,14 @@ def _best_flags(means: pd.Series, decimals: int) -> pd.Series:
     return r == r.max()
 
 
-def _summarise(cells: pd.DataFrame, spec: TableSpec, datasets: list) -> pd.DataFrame:
-    v = spec.value
-    rows = []
-    for key, label in spec.methods:
-        m = cells[cells["method"] == key]
-        ds_means = []
-        for ds in datasets:
-            x = m.loc[m["dataset"] == ds, v].to_numpy(dtype=float)
-            n = int(x.size)
-            mean = float(np.mean(x)) if n else math.nan
-            std = float(np.std(x, ddof=1)) if n >= 2 else math.nan
-            ds_means.append(mean)
-            rows.append(dict(method=key, label=label, dataset=ds, n=n, mean=mean, std=std))
-        # Average: unweighted mean of the dataset means (needs every dataset).
-        avg = float(np.mean(ds_means)) if ds_means and np.all(np.isfinite(ds_means)) else math.nan
-        rows.append(dict(method=key, label=label, dataset=AVG, n=int(len(m)), mean=avg, std=math.nan))
-    s = pd.DataFrame(rows, columns=["method", "label", "dataset", "n", "mean", "std"])
+def _summarise(cells: pd.DataFrame, spec: TableSpec, datasets: list) -> tuple:
+    """(summary, notes): entries as defined in ``reports.spread``, plus best flags."""
+    s, notes = spread.summarise(cells, spec.methods, spec.value, datasets)
     s["best"] = False
     for ds in datasets + [AVG]:
         idx = s["dataset"] == ds
         s.loc[idx, "best"] = _best_flags(s.loc[idx, "mean"], spec.decimals).to_numpy()
-    return s
+    return s, notes
 
 
 def _paper_frame(spec: TableSpec) -> pd.DataFrame | None:
@@ -139,14 +127,6 @@ def _paper_frame(spec: TableSpec) -> pd.DataFrame | None:
         idx = f["dataset"] == d
         f.loc[idx, "best"] = _best_flags(f.loc[idx, "mean"], 2).to_numpy()
     return f
-
-
-def _fmt_p(p: float) -> str:
-    if not np.isfinite(p):
-        return "n/a"
-    if p < 1e-4:
-        return "<0.0001"
-    return f"{p:.4f}"
 
 
 def _order_string(means: dict, labels: dict, decimals: int) -> str:
@@ -268,7 +248,10 @@ def build_table(df: pd.DataFrame, spec: TableSpec) -> "TableResult":
     if absent:
         notes.append(f"no runs for: {', '.join(absent)}")
 
-    summary = _summarise(cells, spec, datasets)
+    summary, spread_notes = _summarise(cells, spec, datasets)
+    notes += spread_notes
+    majority, majority_notes = spread.majority(df, datasets, spec.decimals)
+    notes += majority_notes
 
     present_baselines = [b for b in spec.baselines]
     sig = stats.compare_to_reference(
@@ -304,8 +287,7 @@ def build_table(df: pd.DataFrame, spec: TableSpec) -> "TableResult":
                 f"The absence of a marker is then not evidence of no difference."
             )
     caption = (
-        f"{spec.title} ({scale} scale). Test accuracy (%), mean ± sample std over the (shots, seed) "
-        f"cells of each dataset ({n_txt} runs per entry); Average = unweighted mean of the dataset means. "
+        f"{spec.title} ({scale} scale). {spread.spread_text(cells['shots'], n_txt, spec.name)} "
         f"Bold: best per column. Significance: {ref_lab} vs each other row, paired over "
         f"(dataset, shots, seed) cells present for both ({pairs_txt} pairs); two-sided Wilcoxon "
         f"signed-rank test (zero differences dropped; exact null distribution, by sign-flip enumeration "
@@ -317,6 +299,8 @@ def build_table(df: pd.DataFrame, spec: TableSpec) -> "TableResult":
         f"fallback; {spec.n_resamples} resamples, seed {spec.random_state}) are reported alongside. "
         + (n_note if n_note else "")
     ).strip()
+    if majority is not None:
+        caption += " " + spread.MAJORITY_TEXT
     if paper is not None:
         p = PAPER[spec.paper]
         caption += (
@@ -325,164 +309,8 @@ def build_table(df: pd.DataFrame, spec: TableSpec) -> "TableResult":
         )
 
     ordering = _ordering_paragraph(summary, paper, sig, spec, scale, n_note)
-    return TableResult(spec, scale, datasets, cells, summary, sig, paper, caption, ordering, notes)
-
-
-# --------------------------------------------------------------------------
-# rendering
-# --------------------------------------------------------------------------
-def _cell_text(row, decimals: int, modal_n: int | None, bold, pm: str = " ± ") -> str:
-    ds = row.name  # the dataset (index label of the summary row)
-    if row["n"] == 0 or not np.isfinite(row["mean"]):
-        return "–"
-    s = f"{row['mean']:.{decimals}f}"
-    if np.isfinite(row["std"]):
-        s += f"{pm}{row['std']:.{decimals}f}"
-    s = bold(s) if row["best"] else s
-    if modal_n is not None and ds != AVG and row["n"] != modal_n:
-        s += f" (n={int(row['n'])})"
-    return s
-
-
-def _modal_n(summary: pd.DataFrame, ds: str) -> int | None:
-    ns = summary.loc[(summary["dataset"] == ds) & (summary["n"] > 0), "n"]
-    if ns.empty:
-        return None
-    return int(ns.value_counts().sort_index().idxmax())
-
-
-def _sig_rows(res: TableResult) -> list:
-    d = res.spec.decimals
-    out = []
-    for _, r in res.significance.iterrows():
-        ci = "n/a" if not np.isfinite(r["ci_low"]) else f"[{r['ci_low']:+.{d}f}, {r['ci_high']:+.{d}f}]"
-        diff = "n/a" if not np.isfinite(r["mean_diff"]) else f"{r['mean_diff']:+.{d}f}"
-        note = r["wilcoxon_note"] or ""
-        out.append(dict(
-            label=res.spec.labels.get(r["baseline"], r["baseline"]), n=int(r["n_pairs"]), diff=diff, ci=ci,
-            w=_fmt_p(r["wilcoxon_p"]), t=_fmt_p(r["ttest_p"]), holm=_fmt_p(r["holm_p"]),
-            marker=r["marker"], note=note,
-        ))
-    return out
-
-
-def render_markdown(res: TableResult) -> str:
-    spec, s, d = res.spec, res.summary, res.spec.decimals
-    cols = res.datasets + [AVG]
-    heads = []
-    modal = {}
-    for ds in cols:
-        mn = _modal_n(s, ds) if ds != AVG else None
-        modal[ds] = mn
-        heads.append(f"{ds} (n={mn})" if mn is not None else ds)
-    out = io.StringIO()
-    out.write(f"### {spec.title} — {res.scale} scale\n\n")
-    out.write("| Method | " + " | ".join(heads) + " |\n")
-    out.write("|---|" + "---:|" * len(cols) + "\n")
-    for key, label in spec.methods:
-        rows = s[s["method"] == key].set_index("dataset")
-        mk = rows["marker"].iloc[0] if len(rows) else ""
-        cells = [_cell_text(rows.loc[ds], d, modal[ds], lambda x: f"**{x}**") for ds in cols]
-        out.write(f"| {label}{(' ' + mk) if mk else ''} | " + " | ".join(cells) + " |\n")
-    out.write("\n" + res.caption + "\n")
-
-    if len(res.significance):
-        ref = spec.labels.get(spec.reference, spec.reference)
-        out.write(f"\n#### Paired comparison: {ref} − row\n\n")
-        out.write("| Row | n pairs | mean diff | 95% CI | Wilcoxon p | paired t p | Holm p (Wilcoxon) | | note |\n")
-        out.write("|---|---:|---:|---|---:|---:|---:|---|---|\n")
-        for r in _sig_rows(res):
-            out.write(
-                f"| {r['label']} | {r['n']} | {r['diff']} | {r['ci']} | {r['w']} | {r['t']} | "
-                f"{r['holm']} | {r['marker']} | {r['note']} |\n"
-            )
-
-    if res.paper is not None:
-        p = PAPER[spec.paper]
-        pcols = list(p["datasets"]) + [AVG]
-        out.write(
-            f"\n#### Paper ({spec.paper}, published; paper's datasets {', '.join(p['datasets'])} — "
-            f"not the {res.scale}-scale datasets)\n\n"
-        )
-        out.write("| Method | " + " | ".join(pcols) + " |\n")
-        out.write("|---|" + "---:|" * len(pcols) + "\n")
-        for label, cells in _paper_rows(res, pcols, lambda t: f"**{t}**"):
-            out.write(f"| {label} | " + " | ".join(cells) + " |\n")
-        if not p.get("reliable", True):
-            out.write(f"\nParsing caveat: {p.get('note', '')}\n")
-
-    out.write("\n" + res.ordering + "\n")
-    if res.notes:
-        out.write("\nNotes: " + "; ".join(res.notes) + ".\n")
-    return out.getvalue()
-
-
-def _paper_rows(res: TableResult, pcols: list, bold) -> list:
-    """(label, cells) per published row, best per column wrapped by `bold`."""
-    out = []
-    for key in dict.fromkeys(res.paper["method"]):
-        rows = res.paper[res.paper["method"] == key].set_index("dataset")
-        cells = [f"{rows.loc[ds, 'mean']:.2f}" for ds in pcols]
-        cells = [bold(t) if rows.loc[ds, "best"] else t for t, ds in zip(cells, pcols)]
-        out.append((rows["label"].iloc[0], cells))
-    return out
-
-
-_TEX_ESC = {"&": r"\&", "%": r"\%", "_": r"\_", "#": r"\#", "$": r"\$", "{": r"\{", "}": r"\}"}
-
-
-def _tex(s: str) -> str:
-    s = "".join(_TEX_ESC.get(c, c) for c in str(s))
-    return (s.replace("±", r"$\pm$").replace("†", r"$^\dagger$").replace("‡", r"$^\ddagger$")
-            .replace("−", "-").replace("–", "--").replace("≥", ">=")
-            .replace(">=", "\x03").replace("<", r"$<$").replace(">", r"$>$").replace("\x03", r"$\geq$"))
-
-
-def render_latex(res: TableResult) -> str:
-    spec, s, d = res.spec, res.summary, res.spec.decimals
-    cols = res.datasets + [AVG]
-    modal = {ds: (_modal_n(s, ds) if ds != AVG else None) for ds in cols}
-    pcols = (list(PAPER[spec.paper]["datasets"]) + [AVG]) if res.paper is not None else []
-    width = max(len(cols), len(pcols))
-
-    def pad(cells):
-        return " & ".join(cells) + " &" * (width - len(cells))
-
-    out = io.StringIO()
-    out.write("% generated by reports.method_table; requires \\usepackage{booktabs}\n")
-    out.write("\\begin{table}[t]\n\\centering\n\\small\n")
-    out.write(f"\\caption{{{_tex(res.caption)}}}\n\\label{{tab:{spec.name}-{res.scale}}}\n")
-    out.write("\\begin{tabular}{l" + "r" * width + "}\n\\toprule\n")
-    heads = [_tex(ds) + (f" ($n={modal[ds]}$)" if modal[ds] is not None else "") for ds in cols]
-    out.write("Method & " + pad(heads) + " \\\\\n\\midrule\n")
-    for key, label in spec.methods:
-        rows = s[s["method"] == key].set_index("dataset")
-        mk = rows["marker"].iloc[0] if len(rows) else ""
-        cells = [_tex(_cell_text(rows.loc[ds], d, modal[ds], lambda x: f"\x01{x}\x02"))
-                 .replace("\x01", "\\textbf{").replace("\x02", "}") for ds in cols]
-        out.write(f"{_tex(label)}{_tex(mk)} & " + pad(cells) + " \\\\\n")
-    if res.paper is not None:
-        out.write("\\midrule\n")
-        out.write(
-            f"\\multicolumn{{{width + 1}}}{{l}}{{\\emph{{Paper (published), datasets: "
-            f"{_tex(', '.join(pcols[:-1]))}}}}} \\\\\n"
-        )
-        out.write("Method & " + pad([_tex(c) for c in pcols]) + " \\\\\n")
-        for label, cells in _paper_rows(res, pcols, lambda t: f"\\textbf{{{t}}}"):
-            out.write(f"{_tex(label)} & " + pad(cells) + " \\\\\n")
-    out.write("\\bottomrule\n\\end{tabular}\n")
-    if len(res.significance):
-        ref = spec.labels.get(spec.reference, spec.reference)
-        out.write("\n\\vspace{0.5em}\n\\begin{tabular}{lrrlrrrl}\n\\toprule\n")
-        out.write(f"Row & $n$ & {_tex(ref)} $-$ row & 95\\% CI & Wilcoxon $p$ & $t$-test $p$ & Holm $p$ & \\\\\n\\midrule\n")
-        for r in _sig_rows(res):
-            out.write(
-                f"{_tex(r['label'])} & {r['n']} & {r['diff']} & {r['ci']} & {_tex(r['w'])} & {_tex(r['t'])} & "
-                f"{_tex(r['holm'])} & {_tex(r['marker'])} \\\\\n"
-            )
-        out.write("\\bottomrule\n\\end{tabular}\n")
-    out.write("\\end{table}\n")
-    return out.getvalue()
+    return TableResult(spec, scale, datasets, cells, summary, sig, paper, caption, ordering, notes,
+                       by_shots=spread.by_shots(cells, spec.value), majority=majority)
 
 
 def _f(x, fmt="{:.6f}") -> str:

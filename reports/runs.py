@@ -2,7 +2,10 @@
 
 Runs live in the experiment ``maao-{table}-{scale}`` and carry the tags
 ``table``, ``method``, ``dataset``, ``shots``, ``seed``, ``scale`` and the
-metric ``test_accuracy`` (0-100).  Only FINISHED runs are read.
+metric ``test_accuracy`` (0-100).  Only FINISHED runs are read.  Every other
+metric becomes a column too; the tables use ``test_majority_accuracy`` (the
+accuracy of always predicting the test split's most frequent class, 0-100)
+for their "Majority class (reference)" row when runs logged it.
 """
 
 from __future__ import annotations
@@ -53,7 +56,8 @@ def load_runs(tracking_uri: str, table: str, scale: str, *, drop_duplicates: boo
 
     Columns: method, dataset, shots (int), seed (int), scale, test_accuracy
     (float, 0-100), then every other logged metric (latest value, sorted by
-    name), then run_id.  Rows sorted by (method, dataset, shots, seed).
+    name; e.g. ``test_majority_accuracy``, NaN for runs that did not log it),
+    then run_id.  Rows sorted by (method, dataset, shots, seed).
 
     Runs whose ``table``/``scale`` tags disagree with the request are
     ignored; runs lacking a cell tag or ``test_accuracy`` are skipped with a

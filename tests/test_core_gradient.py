@@ -6,7 +6,7 @@ import math
 import pytest
 import torch
 
-from maao.gradient import GradientDescent, GradientSettings
+from maao.gradient import GradientDescent, GradientSettings, steps_per_epoch
 from maao.problem import ProblemSettings, PromptProblem
 
 
@@ -44,8 +44,11 @@ def test_lr_schedule_warmup_then_cosine_per_epoch(problem):
     assert gd.steps_per_epoch == 3 and gd.total_epochs == 4          # 6 examples, batch 2
     lrs = [gd.lr_at(step) for step in range(12)]
     assert lrs[:3] == [1e-5] * 3                                      # warm-up: the first epoch
+    # Dassl: the first epoch after the warm-up runs at the full lr, then
+    # CosineAnnealingLR(T = max epochs) decays (the old schedule was one epoch ahead).
+    assert lrs[3:6] == [0.1] * 3
     for epoch in range(1, 4):
-        want = 0.5 * 0.1 * (1 + math.cos(math.pi * epoch / 4))
+        want = 0.5 * 0.1 * (1 + math.cos(math.pi * (epoch - 1) / 4))
         assert lrs[3 * epoch: 3 * epoch + 3] == pytest.approx([want] * 3)   # constant within an epoch
     after = lrs[3::3]
     assert all(a > b for a, b in zip(after, after[1:]))               # cosine decays
@@ -120,10 +123,43 @@ def test_reset_optimizer_on_restart_matters(problem):
     assert len(a.optimizer.state) == 1
 
 
+@pytest.mark.parametrize("n, batch, drop_last, want", [
+    (10, 32, True, 1),      # EuroSAT 1-shot: fewer than a batch -> one batch of 10
+    (40, 32, True, 1),      # EuroSAT 4-shot: Dassl drops the partial 8 (was 2 -> M = 200)
+    (47, 32, True, 1),      # DTD 1-shot: 47 -> 1 (was 2 -> M = 100)
+    (160, 32, True, 5),
+    (161, 32, True, 5),
+    (40, 32, False, 2),     # the rule before spec v2
+])
+def test_steps_per_epoch_follow_dassl(n, batch, drop_last, want):
+    assert steps_per_epoch(n, batch, drop_last) == want
+
+
+def test_recipe_final_steps_are_coops():
+    from maao.presets import get_recipe
+
+    coop = get_recipe("coop-paper")
+    assert coop.final_steps(4, 40, coop.gradient) == 100          # EuroSAT 4-shot: 100 epochs x 1
+    assert coop.final_steps(1, 47, coop.gradient) == 50           # DTD 1-shot: 50 epochs x 1
+    assert coop.final_steps(16, 160, coop.gradient) == 200 * 5
+
+
+@pytest.mark.slow
+def test_partial_last_batch_is_dropped(problem):
+    rec = _RecordingProblem(problem)
+    gd = GradientDescent(rec, GradientSettings(batch_size=4, warmup_epochs=0), 3,
+                         torch.Generator().manual_seed(0))
+    assert gd.steps_per_epoch == 1                                     # 6 examples: 4, 2 dropped
+    gd.start(problem.init_random(torch.Generator().manual_seed(0)))
+    gd.run(3)
+    assert [len(b) for b in rec.batches] == [4, 4, 4]
+    assert len({tuple(sorted(b)) for b in rec.batches}) > 1            # reshuffled per epoch
+
+
 @pytest.mark.slow
 def test_each_epoch_visits_every_example_once(problem):
     rec = _RecordingProblem(problem)
-    s = GradientSettings(batch_size=4, warmup_epochs=0)
+    s = GradientSettings(batch_size=4, warmup_epochs=0, drop_last=False)
     gd = GradientDescent(rec, s, 6, torch.Generator().manual_seed(0))
     assert gd.steps_per_epoch == 2                                     # 6 examples: 4 + 2
     gd.start(problem.init_random(torch.Generator().manual_seed(0)))

@@ -21,6 +21,8 @@ def test_init_from_text_starts_at_its_embedding(minilm, tiny_text_dataset):
     start = _run(problem, "a photo of a {}.")
     assert torch.equal(start, problem.embed_text("a photo of a"))
     assert problem.project(start[None]) == ["a photo of a"]
+    # A slot before other words: the words around it (docs/decisions.md #5).
+    assert problem.project(_run(problem, "a {} reply.")[None]) == ["a reply a a"]
 
 
 @pytest.mark.slow
@@ -56,6 +58,33 @@ def test_figure2_fixed_training_set_and_test_curve(minilm, maao_cache_dir, tmp_p
     history = tracker.client.get_metric_history(with_curve.run_id, "curve_test_accuracy")
     assert [h.step for h in history] == list(range(5, with_curve.config.budget.total_steps + 1, 5))
     assert tracker.client.get_run(with_curve.run_id).data.tags["method"] == "random_init"
+
+
+def test_a_scale_may_update_method_settings():
+    """The mini scale's perturbation is calibrated to MiniLM's token table; the
+    paper scale keeps the paper's 0.01; a row's own settings are not touched."""
+    from maao.spec import expand, load_spec
+
+    spec = load_spec("table3")
+    (mini,) = expand(spec, "mini", ["bbc_news"], [4], [1], ["multi_start_perturbed"])
+    (paper,) = expand(spec, "paper", ["eurosat"], [4], [1], ["multi_start_perturbed"])
+    assert mini.method_settings == {"perturbation_std": 0.0293}
+    assert paper.method_settings == {"perturbation_std": 0.01}
+    assert mini.problem.init_std == 0.0585 and paper.problem.init_std == 0.02
+
+
+@pytest.mark.slow
+def test_mini_spec_scales_follow_the_derivation(minilm):
+    """The spec's init/perturbation std are what benchmarks.mini_calibration derives."""
+    from benchmarks.mini_calibration import derived_scales
+    from maao.spec import expand, load_spec
+
+    values = derived_scales(minilm)
+    for name in ("table3", "table4", "table5", "table6", "figure2"):
+        for config in expand(load_spec(name), "mini", ["bbc_news"], None, [1]):
+            assert config.problem.init_std == values["init_std"], name
+            if config.method == "multi_start_perturbed":
+                assert config.method_settings["perturbation_std"] == values["perturbation_std"]
 
 
 def test_a_scale_may_list_its_own_method_rows():

@@ -226,3 +226,28 @@ def test_keep_total_that_cannot_hold_is_a_clear_error(minilm, maao_cache_dir):
     assert fits.budget.total_steps == base.budget.total_steps
     with pytest.raises(ValueError, match=r"keep_total: 3 rounds x 100 steps = 300 steps exceed .* budget of 60 steps"):
         resolve(replace(config, budget_overrides={"steps_per_round": 100, "keep_total": True}), problem)
+
+
+def test_manual_prompt_is_scored_as_the_template_it_shows(minilm, maao_cache_dir):
+    """The MP line carried the score of the words before "{}" ("a {} reply." was
+    scored as the context "a a a a"); now it is the template's own score."""
+    from maao.combined import score_manual_prompt
+
+    problem = build_problem(_config("combined", "http://unused"))
+    problem.dataset = replace(problem.dataset, template="a {} request to a voice assistant.")
+    manual = score_manual_prompt(problem)
+    (loss,), (acc,) = problem.evaluate_templates([problem.dataset.template])
+    assert (manual.text, manual.loss, manual.accuracy) == (problem.dataset.template, loss.item(), acc.item())
+    _, (prefix_only,) = score_templates_as_context(problem, ["a {}"])
+    assert abs(prefix_only.loss - manual.loss) > 1e-3
+
+
+def test_instruction_names_the_task_as_fig3_for_images():
+    from types import SimpleNamespace
+
+    from maao.runner import _task_phrase
+
+    image = SimpleNamespace(dataset=SimpleNamespace(modality="image", task="texture classification"))
+    text = SimpleNamespace(dataset=SimpleNamespace(modality="text", task="news topic classification"))
+    assert _task_phrase(image) == "image classification"
+    assert _task_phrase(text) == "news topic classification"

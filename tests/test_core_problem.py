@@ -24,16 +24,20 @@ def test_unknown_truncate_rejected():
         ProblemSettings(truncate="middle")
 
 
-@pytest.mark.parametrize("template, context", [
-    ("a photo of {}.", "a photo of"),
-    ("a news article about {}.", "a news article about"),
-    ("a photo of a {}, a type of flower.", "a photo of a"),
-    ("{} news.", ""),
-    ("  a report on: {}", "a report on"),
-    ("a short text without a slot.", "a short text without a slot"),
+@pytest.mark.parametrize("template, context, prefix", [
+    ("a photo of {}.", "a photo of", "a photo of"),
+    ("a news article about {}.", "a news article about", "a news article about"),
+    ("a photo of a {}, a type of flower.", "a photo of a, a type of flower", "a photo of a"),
+    # The class slot is not at the end: the old rule kept only "a" / nothing
+    # ("a {} reply." became the context "a a a a").
+    ("a {} reply.", "a reply", "a"),
+    ("{} texture.", "texture", ""),
+    ("  a report on: {}", "a report on", "a report on"),
+    ("a short text without a slot.", "a short text without a slot", "a short text without a slot"),
 ])
-def test_template_context(template, context):
+def test_template_context(template, context, prefix):
     assert template_context(template) == context
+    assert template_context(template, "prefix") == prefix
 
 
 # --------------------------------------------------------- context_ids policy

@@ -131,6 +131,36 @@ CASES = [
     ("nlu-templates",
      "1. This news article is about {}.\n2. Topic: {}.\n3. A {} news story.",
      ["This news article is about {}.", "Topic: {}.", "A {} news story."], []),
+    # Issue 9 item 2: junk that used to become a restart point.
+    ("named-placeholders-are-the-class-slot",
+     "1. a news article about {topic}.\n2. a { reply } to a post.\n3. a satellite image of {regions}\n"
+     "4. a user {intent} request\n5. a {category_name} item\n6. a {Class-Name 2} photo",
+     ["a news article about {}.", "a {} to a post.", "a satellite image of {}", "a user {} request",
+      "a {} item", "a {} photo"], []),
+    ("two-placeholders-of-any-kind",
+     "a {topic} article about {reply}.\na photo of {} in {place}.\na photo of [CLASS] next to {}.\n"
+     "a {class name, plural} photo.\nan image of {}.",
+     ["an image of {}."], ["more than one placeholder", "more than one placeholder", "more than one placeholder",
+                           "unrecognised placeholder"]),
+    ("brackets-with-other-words-stay-text",
+     "a satellite photo of [region] showing {}.", ["a satellite photo of [region] showing {}."], []),
+    ("control-characters-and-ansi",
+     "1. a photo\x00 of {}.\n2. \x1b[31ma red image of {}\x1b[0m\n3. an aerial\x85 view\x7f of {}\x07",
+     ["a photo of {}.", "a red image of {}", "an aerial view of {}"], []),
+    ("html-like-tags",
+     "<INS>a photo of {}</INS>\n<template>an image of {}.</template>\n- a <b>bold</b> view of {}\n"
+     "<template>\na sketch of {}\n</template>\na painting of <class>.",
+     ["a photo of {}", "an image of {}.", "a bold view of {}", "a sketch of {}", "a painting of {}."], []),
+    ("trailing-parenthetical-commentary",
+     "1. a photo of {}. (This emphasizes the viewpoint.)\n2. an image of {} (emphasizes texture)\n"
+     "3. a shot of {}. (more specific)\n4. a view of {} (a) (b).\n5. a sketch (of {})",
+     ["a photo of {}.", "an image of {}", "a shot of {}.", "a view of {}", "a sketch (of {})"], []),
+    ("qwen-think-without-opening-tag",
+     "The satellite ones do best.\nLoss: 1.8\n</think>\n\n1. a satellite view of {}.",
+     ["a satellite view of {}."], []),
+    ("think-cut-off",
+     "1. a satellite view of {}.\n<think>maybe a photo of {} would",
+     ["a satellite view of {}."], []),
 ]
 
 
@@ -148,7 +178,8 @@ def test_at_least_25_cases():
     assert len(CASES) >= 25
 
 
-@pytest.mark.parametrize("bad", [None, 42, b"bytes", ["a photo of {}"], "\x00\x01", "{" * 10000, "1. " * 5000])
+@pytest.mark.parametrize("bad", [None, 42, b"bytes", ["a photo of {}"], "\x00\x01", "{" * 10000, "1. " * 5000,
+                                 "(" * 5000 + "a {}", "<a " * 3000, "\x1b[" * 3000, "a {} " + "(x) " * 2000])
 def test_never_raises(bad):
     out = parse_templates(bad)
     assert isinstance(out, ParsedReply)
@@ -159,6 +190,25 @@ def test_max_words_and_min_chars_are_parameters():
     assert parse_templates("a b c d e", max_words=5).candidates == ["a b c d e"]
     assert parse_templates("abc", min_chars=4).candidates == []
     assert parse_templates("abcd", min_chars=4).candidates == ["abcd"]
+
+
+def test_word_limit_does_not_count_the_class_slot():
+    # "under 4 words" -> max_words=3: the class name fills "{}", punctuation is no word
+    assert parse_templates("a photo of {}.", max_words=3).candidates == ["a photo of {}."]
+    assert parse_templates("a {}'s photo", max_words=2).candidates == ["a {}'s photo"]
+    assert parse_templates("a - photo of {}", max_words=3).candidates == ["a - photo of {}"]
+    out = parse_templates("a nice photo of {}.", max_words=3)
+    assert out.candidates == [] and out.dropped[0].reason == "too long (4 words > 3)"
+
+
+def test_json_items_are_cleaned():
+    out = parse_templates('["a photo of {topic}.", "<b>an</b> image of {}\\u0000."]')
+    assert out.candidates == ["a photo of {}.", "an image of {}."]
+
+
+def test_named_placeholder_matches_known():
+    out = parse_templates("a photo of {}.\nan image of {topic}.", known=["a photo of {regions}.", "an image of {}."])
+    assert out.candidates == [] and [d.reason for d in out.dropped] == ["already known"] * 2
 
 
 def test_dropped_is_line_and_reason():

@@ -147,10 +147,11 @@ def test_table_means_stds_markers():
     s = res.summary.set_index(["method", "dataset"])
     for m in OFFSETS:
         for ds in ("ds_a", "ds_b"):
-            x = df[(df.method == m) & (df.dataset == ds)].test_accuracy
-            assert s.loc[(m, ds), "mean"] == pytest.approx(x.mean())
-            assert s.loc[(m, ds), "std"] == pytest.approx(x.std(ddof=1))
-            assert s.loc[(m, ds), "n"] == 9
+            x = df[(df.method == m) & (df.dataset == ds)]
+            per_seed = x.groupby("seed").test_accuracy.mean()  # shot average per seed
+            assert s.loc[(m, ds), "mean"] == pytest.approx(x.test_accuracy.mean())
+            assert s.loc[(m, ds), "std"] == pytest.approx(per_seed.std(ddof=1))
+            assert s.loc[(m, ds), "n"] == 3 and s.loc[(m, ds), "n_cells"] == 9
         assert s.loc[(m, AVG), "mean"] == pytest.approx(
             np.mean([s.loc[(m, "ds_a"), "mean"], s.loc[(m, "ds_b"), "mean"]]))
     # Combined is best everywhere -> bold; 18 pairs, combined better in every pair.
@@ -189,6 +190,89 @@ def test_table_missing_method_and_bold_markdown():
     assert "Paper" in md and "71.39" in md
     tex = __import__("reports.method_table", fromlist=["x"]).render_latex(res)
     assert "\\textbf{" in tex and "\\pm" in tex and "\\toprule" in tex
+
+
+def _shot_heavy() -> pd.DataFrame:
+    """Accuracy driven by the shot setting (+10 per step), tiny seed noise."""
+    rows = []
+    for m, off in OFFSETS.items():
+        for di, ds in enumerate(("ds_a", "ds_b")):
+            for si, k in enumerate((1, 4, 16)):
+                for sd in (1, 2, 3):
+                    rows.append(dict(method=m, dataset=ds, shots=k, seed=sd, scale="mini",
+                                     test_accuracy=50.0 + off + 5 * di + 10 * si + 0.1 * sd * (di + 1)))
+    return pd.DataFrame(rows)
+
+
+def test_pm_is_over_seeds_of_the_shot_average():
+    """Issue 9 item 9: ± is the std over seeds of the per-seed shot average,
+    not the std of the pooled (shots, seed) cells (which would be ~8.7 here)."""
+    from reports.method_table import render_latex, render_markdown
+
+    res = build_table(_shot_heavy())
+    s = res.summary.set_index(["method", "dataset"])
+    # per-seed shot averages on ds_a: 60 + 0.1*sd -> std over seeds 0.1; ds_b: 65 + 0.2*sd -> 0.2
+    assert s.loc[("combined", "ds_a"), "mean"] == pytest.approx(63.2)
+    assert s.loc[("combined", "ds_a"), "std"] == pytest.approx(0.1)
+    assert s.loc[("combined", "ds_b"), "std"] == pytest.approx(0.2)
+    assert s.loc[("combined", "ds_a"), "n"] == 3
+    # Average: per seed mean over datasets and shots (65.5 + 0.15*sd), then std over seeds
+    assert s.loc[("combined", AVG), "mean"] == pytest.approx(65.8)
+    assert s.loc[("combined", AVG), "std"] == pytest.approx(0.15)
+    assert s.loc[("combined", AVG), "n"] == 3
+    md = render_markdown(res)
+    assert "| Combined (ours) | **63.20 ± 0.10** | **68.40 ± 0.20** | **65.80 ± 0.15** |" in md
+    assert "Average (n=3)" in md
+    assert "over the shot settings {1, 4, 16}; then mean ± sample std (ddof = 1) over seeds" in res.caption
+    assert "seed-to-seed spread" in res.caption and "\\pm" in render_latex(res)
+    # per-shot block: rows methods, columns dataset x shots, mean over seeds
+    assert "#### Per shot setting" in md
+    assert "| Method | ds_a 1-shot | ds_a 4-shot | ds_a 16-shot | ds_b 1-shot |" in md
+    assert "| Combined (ours) | 53.20 | 63.20 | 73.20 | 58.40 | 68.40 | 78.40 |" in md
+    # cells file keeps every (method, dataset, shots, seed) value; the tests stay paired over cells
+    assert len(res.cells) == len(_shot_heavy())
+    assert (res.significance["n_pairs"] == 18).all()
+
+
+def test_pm_single_shot_is_plain_std_over_seeds_and_incomplete_seeds_dropped():
+    df = _shot_heavy()
+    one = df[df.shots == 4]
+    res = build_table(one)
+    s = res.summary.set_index(["method", "dataset"])
+    x = one[(one.method == "llm_only") & (one.dataset == "ds_b")].test_accuracy
+    assert s.loc[("llm_only", "ds_b"), "std"] == pytest.approx(x.std(ddof=1))
+    assert "at 4 shots, mean ± sample std (ddof = 1) over seeds (n = 3 seeds" in res.caption
+    assert "Per shot setting" not in __import__("reports.method_table", fromlist=["x"]).render_markdown(res)
+    # a seed without every shot setting has no shot average: left out of the entry, noted, still paired
+    part = df.drop(df[(df.method == "combined") & (df.dataset == "ds_a") & (df.shots == 16)
+                      & (df.seed == 3)].index)
+    res = build_table(part)
+    s = res.summary.set_index(["method", "dataset"])
+    assert s.loc[("combined", "ds_a"), "n"] == 2 and s.loc[("combined", "ds_a"), "mean"] == pytest.approx(63.15)
+    assert s.loc[("combined", AVG), "n"] == 2
+    assert any("seed(s) 3 lack a shot setting of {1, 4, 16}" in n for n in res.notes)
+    assert res.significance.set_index("baseline")["n_pairs"].eq(17).all()
+
+
+def test_majority_reference_row():
+    """Issue 9 item 8: a reference row from test_majority_accuracy; never bold, not tested."""
+    from reports.method_table import render_latex, render_markdown
+
+    df = synthetic()
+    res0 = build_table(df)  # older stores: no metric -> no row
+    assert res0.majority is None
+    assert "Majority class" not in render_markdown(res0) and "Majority class" not in render_latex(res0)
+    df["test_majority_accuracy"] = df.dataset.map({"ds_a": 90.0, "ds_b": 78.07})  # above every method
+    res = build_table(df)
+    md, tex = render_markdown(res), render_latex(res)
+    assert "| Majority class (reference) | 90.00 | 78.07 | 84.03 |" in md
+    assert "Majority class (reference) & 90.00 & 78.07 & 84.03 &" in tex
+    assert "most frequent class" in res.caption
+    # methods' bold and tests unchanged by the reference row
+    s = res.summary.set_index(["method", "dataset"])
+    assert s.loc[("combined", "ds_a"), "best"]
+    assert "majority" not in " ".join(res.significance["baseline"])
+    assert res.significance.equals(res0.significance)
 
 
 def test_csv_byte_identical(tmp_path):
@@ -248,7 +332,8 @@ def _make_store(tmp_path: Path) -> str:
             for sd in (1, 2, 3):
                 i += 1
                 add(m, ds, 16, sd, 60 + off + sd * 0.1 + (0.05 if ds == "ds_b" else 0), start=i,
-                    extra={"train_loss_final": 0.5})
+                    extra={"train_loss_final": 0.5,
+                           "test_majority_accuracy": 78.08 if ds == "ds_b" else 40.0})
     # failed run for a new cell -> ignored
     add("combined", "ds_a", 16, 4, 99.0, status="FAILED", start=500)
     # newer duplicate of an existing cell -> replaces it
@@ -278,7 +363,7 @@ def test_load_runs_real_store(store_uri):
     assert "duplicate" in msgs and "(combined, ds_a, 16, 1)" in msgs
     assert "test_accuracy" in msgs  # the run without the metric
     assert list(df.columns[:6]) == ["method", "dataset", "shots", "seed", "scale", "test_accuracy"]
-    assert {"train_loss_final", "llm_fallbacks", "run_id"} <= set(df.columns)
+    assert {"train_loss_final", "llm_fallbacks", "test_majority_accuracy", "run_id"} <= set(df.columns)
     assert len(df) == 5 * 2 * 3
     assert not df.duplicated(["method", "dataset", "shots", "seed"]).any()
     row = df[(df.method == "combined") & (df.dataset == "ds_a") & (df.seed == 1)]
@@ -304,6 +389,7 @@ def test_cli_table3(tmp_path, store_uri):
     r = _cli(["table3", "--tracking-uri", uri, "--scale", "mini", "--out", str(out)], tmp_path)
     assert r.returncode == 0, r.stderr
     assert "Combined (ours)" in r.stdout and "wrote:" in r.stdout
+    assert "| Majority class (reference) | 40.00 | 78.08 | 59.04 |" in r.stdout
     for n in ("table3.md", "table3.csv", "table3.tex", "table3_cells.csv", "table3_significance.csv"):
         assert (out / n).exists(), n
     # missing experiment: one-line error naming experiment and URI

@@ -6,6 +6,26 @@ explanations (the paper notes Llama-2 needs "proper post-processing"). This
 parser keeps what looks like a template and says why everything else was
 dropped. It never raises: a reply that cannot be parsed yields no candidates
 and a Dropped entry with the reason.
+
+Normalised (the cleaned text is then parsed as usual):
+- control characters (C0/C1, DEL) and ANSI escape sequences are removed;
+- <think>...</think> blocks are removed, as is everything before a lone
+  "</think>" and everything after an unclosed "<think>";
+- HTML/XML-like tags ("<INS>", "</template>", "<b>") are removed and their
+  inner text kept; "<class>", "<label>", "<name>" ... are placeholders, not tags;
+- the class slot: a known placeholder ({classname}, [CLASS], <label>, {0} ...)
+  or any single {word}, {word word}, {word_word} (letters, digits, spaces, _
+  or -), e.g. "{topic}", "{regions}", becomes "{}";
+- a trailing parenthetical group ("a photo of {}. (This emphasizes ...)") is
+  removed, unless it holds the class slot; so is " - explanation" after a
+  template.
+
+Dropped with a reason: more than one placeholder of any kind ("more than one
+placeholder"), a {...} that is not a class slot ("unrecognised placeholder"),
+and a template with more than max_words words ("too long (...)"). Words are
+whitespace-separated tokens with a letter or digit, not counting the token that
+holds "{}" (the class name fills it): "a photo of {}." has 3 words. For an
+instruction that says "under N words" pass max_words=N-1.
 """
 
 from __future__ import annotations
@@ -33,7 +53,14 @@ _PLACEHOLDER = re.compile(
     r"object(?:[\s_-]?name)?|name|0)?\s*[\}\]>]",
     re.IGNORECASE,
 )
-_THINK = re.compile(r"<think>.*?</think>", re.DOTALL | re.IGNORECASE)
+# Any other single named slot "{topic}", "{ reply }", "{category_name}" is the class slot too.
+_NAMED_SLOT = re.compile(r"\{\s*\w[\w \-]*\}")
+_ANY_BRACES = re.compile(r"\{[^{}]*\}")
+_THINK = re.compile(r"<think>.*?(?:</think>|\Z)", re.DOTALL | re.IGNORECASE)
+_ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-Z\\-_])|\x9b[0-?]*[ -/]*[@-~]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_TAG = re.compile(r"</?[A-Za-z][\w:.-]*(?:\s[^<>{}]*)?/?>")
+
 _FENCE = re.compile(r"^\s*(```|~~~)")
 _BULLET = re.compile(r"^(?:[-*•·‣◦▪►+]\s+|[•·‣◦▪►]\s*)")
 _NUMBER = re.compile(r"^(?:\(\s*\d{1,3}\s*\)|\d{1,3}\s*[.):\]](?!\d))\s*")
@@ -83,7 +110,39 @@ def parse_templates(text: str, *, max_words: int = 12, min_chars: int = 3, known
 
 
 def _dedup_key(s: str) -> str:
-    return " ".join(_PLACEHOLDER.sub("{}", s).casefold().split())
+    return " ".join(_slots(s).casefold().split())
+
+
+def _slots(s: str) -> str:
+    """Every class-slot spelling -> "{}"."""
+    return _NAMED_SLOT.sub("{}", _PLACEHOLDER.sub("{}", s))
+
+
+def _clean(text: str) -> str:
+    """Remove control characters, ANSI escapes, <think> blocks and tags (not placeholders)."""
+    text = _CONTROL.sub("", _ANSI.sub("", text))
+    if re.search(r"</think>", text, re.IGNORECASE) and not re.search(r"<think>", text, re.IGNORECASE):
+        text = re.split(r"</think>", text, flags=re.IGNORECASE)[-1]  # template dropped the opening tag
+    text = _THINK.sub("\n", text)
+    return _TAG.sub(lambda m: m.group(0) if _PLACEHOLDER.fullmatch(m.group(0)) else "", text)
+
+
+def _drop_trailing_parens(s: str) -> str:
+    """'a photo of {}. (This emphasizes ...)' -> 'a photo of {}.' (any nesting; not a group with "{}")."""
+    while (t := s.rstrip(" \t.,;:!")).endswith(")"):
+        depth = 0
+        for i in range(len(t) - 1, -1, -1):
+            depth += {")": 1, "(": -1}.get(t[i], 0)
+            if depth == 0:
+                break
+        if depth or "{}" in t[i:]:
+            return s
+        s = t[:i].rstrip()
+    return s
+
+
+def _count_words(s: str) -> int:
+    return sum(1 for w in s.split() if "{}" not in w and re.search(r"[^\W_]", w))
 
 
 def _parse(text, *, max_words: int, min_chars: int, known) -> ParsedReply:
@@ -91,9 +150,11 @@ def _parse(text, *, max_words: int, min_chars: int, known) -> ParsedReply:
     if not isinstance(text, str):
         out.dropped.append(Dropped(repr(text)[:200], "not text"))
         return out
-    text = _THINK.sub("\n", text.replace("\r\n", "\n").replace("\r", "\n"))
+    text = _clean(text.replace("\r\n", "\n").replace("\r", "\n"))
     lines = _json_list(text)
-    if lines is None:
+    if lines is not None:
+        lines = [_clean(line) for line in lines]
+    else:
         lines = [seg for raw in text.split("\n") for seg in _split_inline_numbering(raw)]
     seen: set[str] = set()
     known_keys = {_dedup_key(k) for k in known if isinstance(k, str)}
@@ -189,18 +250,20 @@ def _classify(raw: str, *, max_words: int, min_chars: int) -> tuple[str | None, 
     s = s.strip("*_").strip()
     s = _unquote(s)
     s = s.strip("\"“”«»").strip()
-    s = re.sub(r"\s*\((?:note|e\.g\.|i\.e\.)[^)]*\)\s*$", "", s, flags=re.IGNORECASE)
-    s = _PLACEHOLDER.sub("{}", s)
+    s = _slots(s)
+    s = _drop_trailing_parens(s)
     s = " ".join(s.split()).rstrip(",;")
     if not s:
         return "empty after cleaning", ""
-    if s.count("{}") > 1:
-        return "more than one {} placeholder", s
+    if len(_ANY_BRACES.findall(s)) > 1:
+        return "more than one placeholder", s
+    if s.replace("{}", "").count("{") or s.replace("{}", "").count("}"):
+        return "unrecognised placeholder", s
     if not re.search(r"[^\W\d_]", s):
         return "no words", s
     if len(s.replace("{}", "").strip(" .")) < min_chars:
         return f"too short (< {min_chars} characters)", s
-    n_words = len(s.split())
+    n_words = _count_words(s)
     if n_words > max_words:
         return f"too long ({n_words} words > {max_words})", s
     return None, s
