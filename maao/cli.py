@@ -86,12 +86,25 @@ def _store(path: Path, mode: str):
     return ResponseStore(path, cache_dir=cache, mode=mode)
 
 
-def _configs(args):
-    from dataclasses import replace
-
-    from .spec import expand, load_spec
+def _checked_spec(args):
+    """The spec and the command line's names and numbers, checked before torch
+    is imported or the MLflow store is opened (one-line errors, exit 2)."""
+    from .spec import load_spec
+    from .speccheck import check_selection
 
     spec = load_spec(args.spec)
+    spec.scale(args.scale)
+    if args.command != "responses":
+        check_selection(spec, args)
+    return spec
+
+
+def _configs(args, spec=None):
+    from dataclasses import replace
+
+    from .spec import expand
+
+    spec = spec or _checked_spec(args)
     if args.command == "run":
         configs = expand(spec, args.scale, [args.dataset], [args.shots], [args.seed], [args.method],
                          strict=False)
@@ -104,14 +117,14 @@ def _configs(args):
     return spec, configs
 
 
-def cmd_runs(args) -> int:
+def cmd_runs(args, spec=None) -> int:
     from tqdm import tqdm
 
     from .llm import write_manifest
     from .runner import execute
     from .tracking import Tracker
 
-    spec, configs = _configs(args)
+    spec, configs = _configs(args, spec)
     tracker = Tracker(args.tracking_uri)
     store = _store(_responses_path(spec, args), args.llm_mode)
     started = time.perf_counter()
@@ -139,11 +152,11 @@ def cmd_runs(args) -> int:
     return 0
 
 
-def cmd_zero_shot(args) -> int:
+def cmd_zero_shot(args, spec=None) -> int:
     from .runner import build_problem
 
     _, (config, *_) = _configs(argparse.Namespace(**{**vars(args), "method": "single_start",
-                                                     "shots": 1, "seed": 1, "command": "run"}))
+                                                     "shots": 1, "seed": 1, "command": "run"}), spec)
     problem = build_problem(config, args.data_dir, args.cache_dir)
     template = args.template or problem.dataset.template
     loss, acc = problem.evaluate_templates([template], "test")
@@ -152,11 +165,9 @@ def cmd_zero_shot(args) -> int:
     return 0
 
 
-def cmd_responses(args) -> int:
+def cmd_responses(args, spec) -> int:
     from .llm import check_manifest
-    from .spec import load_spec
 
-    spec = load_spec(args.spec)
     path = _responses_path(spec, args)
     store = _store(path, "replay")
     manifest = path.with_suffix(".manifest.json")
@@ -181,13 +192,14 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if getattr(args, "verbose", False) else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     try:
+        spec = _checked_spec(args)
         if args.command in ("run", "sweep"):
             _threads()
-            return cmd_runs(args)
+            return cmd_runs(args, spec)
         if args.command == "zero-shot":
             _threads()
-            return cmd_zero_shot(args)
-        return cmd_responses(args)
+            return cmd_zero_shot(args, spec)
+        return cmd_responses(args, spec)
     except KeyboardInterrupt:
         print("maao: interrupted; finished runs are kept, re-run the same command to resume",
               file=sys.stderr)

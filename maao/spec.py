@@ -9,22 +9,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import yaml
 
-from .gradient import GradientSettings
-from .methods import Budget
-from .problem import ProblemSettings
-from .runner import RunConfig
+from .speccheck import SpecError, check_raw
+
+if TYPE_CHECKING:  # torch-free at import: a spec is checked before torch loads
+    from .runner import RunConfig
 
 SPEC_DIR = Path(__file__).resolve().parent.parent / "benchmarks" / "specs"
-_SCALE_KEYS = {"backbone", "backbone_options", "recipe", "datasets", "shots", "seeds", "llm",
-               "problem", "gradient", "budget", "responses", "data_seed", "eval_every", "methods",
-               "method_settings"}
-
-
-class SpecError(ValueError):
-    pass
+__all__ = ["Spec", "SpecError", "load_spec", "expand", "resolve_spec_path", "SPEC_DIR"]
 
 
 @dataclass(frozen=True)
@@ -66,14 +61,12 @@ def resolve_spec_path(name_or_path: str) -> Path:
 
 def load_spec(name_or_path: str) -> Spec:
     path = resolve_spec_path(name_or_path)
-    raw = yaml.safe_load(path.read_text())
-    missing = [k for k in ("name", "version", "methods", "scales") if k not in raw]
-    if missing:
-        raise SpecError(f"{path}: missing key(s) {missing}")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        raise SpecError(f"{path}: not valid YAML ({' '.join(str(err).split())})") from None
+    check_raw(raw, path)  # every key, name and number, before any work starts
     for scale, body in raw["scales"].items():
-        unknown = set(body) - _SCALE_KEYS
-        if unknown:
-            raise SpecError(f"{path}: scale {scale!r} has unknown key(s) {sorted(unknown)}")
         if "methods" in body:
             body["methods"] = [_row(m, path) for m in body["methods"]]
     return Spec(raw["name"], int(raw["version"]), raw.get("table", raw["name"]),
@@ -100,14 +93,38 @@ def _typed(cls, values: dict | None, where: str):
     unknown = set(values) - known
     if unknown:
         raise SpecError(f"{where}: unknown setting(s) {sorted(unknown)}; known: {sorted(known)}")
-    return cls(**values)
+    try:
+        return cls(**values)
+    except (TypeError, ValueError) as err:
+        raise SpecError(f"{where}: {err}") from None
+
+
+def _check_method(method: str, settings: dict, where: str) -> None:
+    """The method's own settings (its Settings dataclass), before any run starts."""
+    from .methods import get_method
+
+    try:
+        get_method(method).from_dict(settings)
+    except (TypeError, ValueError) as err:
+        raise SpecError(f"{where}: {err}") from None
 
 
 def expand(spec: Spec, scale: str, datasets=None, shots=None, seeds=None, methods=None,
            strict: bool = True) -> list[RunConfig]:
     """Run configs of a spec; `strict` limits selections to the spec's own lists
     (a sweep), otherwise any value is allowed (a single `maao run`)."""
+    from .backbones import BACKBONES
+    from .gradient import GradientSettings
+    from .methods import Budget
+    from .presets import RECIPES
+    from .problem import ProblemSettings
+    from .runner import RunConfig
+
     body = spec.scale(scale)
+    where = f"{spec.path}: scales.{scale}"
+    for key, known in (("backbone", BACKBONES), ("recipe", RECIPES)):
+        if body[key] not in known:
+            raise SpecError(f"{where}.{key}: unknown {key} {body[key]!r}; known: {sorted(known)}")
 
     def pick(given, allowed, what):
         if not given:
@@ -118,9 +135,9 @@ def expand(spec: Spec, scale: str, datasets=None, shots=None, seeds=None, method
         return list(given)
 
     configs = []
-    problem = _typed(ProblemSettings, body.get("problem"), f"{spec.name}.{scale}.problem") or ProblemSettings()
-    gradient = _typed(GradientSettings, body.get("gradient"), f"{spec.name}.{scale}.gradient")
-    budget = _typed(Budget, body.get("budget"), f"{spec.name}.{scale}.budget")
+    problem = _typed(ProblemSettings, body.get("problem"), f"{where}.problem") or ProblemSettings()
+    gradient = _typed(GradientSettings, body.get("gradient"), f"{where}.gradient")
+    budget = _typed(Budget, body.get("budget"), f"{where}.budget")
     rows = {row["name"]: row for row in spec.rows(scale)}
     for name in pick(methods, list(rows), "method"):
         row = rows[name] if name in rows else _row(name, spec.path)
@@ -130,6 +147,7 @@ def expand(spec: Spec, scale: str, datasets=None, shots=None, seeds=None, method
         settings = row["settings"] if row["settings"] is not None else {
             **(spec.method_settings.get(method) or {}),
             **((body.get("method_settings") or {}).get(method) or {})}
+        _check_method(method, settings, f"{spec.path}: method {name!r} settings")
         for dataset in pick(datasets, body["datasets"], "dataset"):
             for k in pick(shots, body["shots"], "shots"):
                 for seed in pick(seeds, body["seeds"], "seed"):

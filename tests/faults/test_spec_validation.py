@@ -1,0 +1,131 @@
+"""Issue 12, items 5 and 9: a bad spec or command line fails at once, before
+torch is imported or the MLflow store is created: exit 2, one line naming
+the file and the field, no traceback."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from maao.spec import SPEC_DIR, load_spec
+from maao.speccheck import BUILTIN_METHODS, SpecError, method_names
+
+PROBE = ("import sys; from maao.cli import main; rc = main(sys.argv[1:]); "
+         "print('TORCH-IMPORTED' if 'torch' in sys.modules else 'no-torch'); sys.exit(rc)")
+
+
+def maao(tmp_path: Path, *argv: str):
+    """`maao ARGV` in a fresh interpreter; returns (rc, stdout, stderr)."""
+    db = tmp_path / "mlflow.db"
+    done = subprocess.run([sys.executable, "-c", PROBE, *argv, "--tracking-uri", f"sqlite:///{db}"],
+                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    return done.returncode, done.stdout, done.stderr
+
+
+def assert_early_error(tmp_path, *argv, names=()):
+    rc, out, err = maao(tmp_path, *argv)
+    assert rc == 2, (rc, out, err)
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("maao: error: "), err
+    assert "Traceback" not in err
+    assert "no-torch" in out, "torch was imported before the input was checked"
+    assert not (tmp_path / "mlflow.db").exists(), "the MLflow store was created for bad input"
+    for name in names:
+        assert name in lines[0], (name, lines[0])
+    return lines[0]
+
+
+def spec_file(tmp_path: Path, edit) -> Path:
+    raw = yaml.safe_load((SPEC_DIR / "table3.yaml").read_text())
+    raw = edit(raw)
+    path = tmp_path / "bad.yaml"
+    path.write_text("" if raw is None else yaml.safe_dump(raw))
+    return path
+
+
+def _set(raw, dotted: str, value):
+    *parents, last = dotted.split(".")
+    node = raw
+    for p in parents:
+        node = node[p]
+    node[last] = value
+    return raw
+
+
+BAD_SPECS = {
+    "unknown top-level key": (lambda r: {**r, "method_setings": r.pop("method_settings")},
+                              ["method_setings", "did you mean 'method_settings'"]),
+    "typo inside llm": (lambda r: _set(r, "scales.mini.llm.temprature", 0.5),
+                        ["scales.mini.llm", "temprature"]),
+    "typo inside instruction": (
+        lambda r: _set(r, "method_settings.combined.instruction.trajectroy", False),
+        ["method_settings.combined.instruction", "trajectroy"]),
+    "empty spec": (lambda r: None, ["empty spec"]),
+    "seed not a number": (lambda r: _set(r, "scales.mini.seeds", ["one"]), ["scales.mini.seeds[0]", "'one'"]),
+    "zero shots": (lambda r: _set(r, "scales.mini.shots", [0, 4]), ["scales.mini.shots[0]"]),
+    "unknown method row": (lambda r: _set(r, "methods", r["methods"] + ["gradient_magic"]),
+                           ["methods[5]", "gradient_magic"]),
+    "unknown dataset": (lambda r: _set(r, "scales.mini.datasets", ["bbc_news", "bbc_newz"]),
+                        ["scales.mini.datasets[1]", "bbc_newz"]),
+    "scale key typo": (lambda r: _set(r, "scales.mini.seedz", [1]), ["scales.mini", "seedz"]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_SPECS))
+def test_bad_spec_fails_before_any_work(tmp_path, case):
+    edit, names = BAD_SPECS[case]
+    path = spec_file(tmp_path, edit)
+    assert_early_error(tmp_path, "sweep", str(path), names=[str(path), *names])
+
+
+@pytest.mark.parametrize("argv,names", [
+    (["run", "--method", "single_start", "--dataset", "no_such_dataset", "--shots", "1"], ["no_such_dataset"]),
+    (["run", "--method", "single_start", "--dataset", "bbc_news", "--shots", "0"], ["--shots"]),
+    (["run", "--method", "gradient_magic", "--dataset", "bbc_news", "--shots", "1"], ["gradient_magic"]),
+    (["run", "--method", "single_start", "--dataset", "bbc_news", "--shots", "1", "--spec", "table99"],
+     ["table99"]),
+    (["run", "--method", "single_start", "--dataset", "bbc_news", "--shots", "1", "--n-ctx", "0"], ["n_ctx"]),
+    (["sweep", "table3", "--datasets", "eurosat"], ["--datasets", "eurosat"]),
+    (["sweep", "table3", "--shots", "2"], ["--shots", "2"]),
+    (["sweep", "table3", "--methods", "combined", "llm_onyl"], ["llm_onyl", "did you mean 'llm_only'"]),
+    (["sweep", "table3", "--scale", "huge"], ["huge"]),
+    (["zero-shot", "--dataset", "nope"], ["nope"]),
+])
+def test_bad_command_line_fails_before_torch(tmp_path, argv, names):
+    assert_early_error(tmp_path, *argv, names=names)
+
+
+def test_bad_method_setting_is_one_line_before_the_store(tmp_path):
+    """A setting only the method class knows (checked after torch, before MLflow)."""
+    path = spec_file(tmp_path, lambda r: _set(r, "method_settings.llm_only.proposals_per_iter", 3))
+    rc, out, err = maao(tmp_path, "sweep", str(path))
+    assert rc == 2 and len(err.strip().splitlines()) == 1, err
+    assert str(path) in err and "proposals_per_iter" in err and "llm_only" in err
+    assert not (tmp_path / "mlflow.db").exists()
+
+
+def test_committed_specs_are_valid_and_expand():
+    from maao.spec import expand
+
+    for path in sorted(SPEC_DIR.glob("*.yaml")):
+        spec = load_spec(str(path))
+        for scale in spec.scales:
+            assert expand(spec, scale), (path, scale)
+
+
+def test_method_names_match_the_registry():
+    from maao.methods import available_methods
+
+    assert method_names() == set(available_methods())
+    assert set(BUILTIN_METHODS) <= method_names()
+
+
+def test_yaml_syntax_error_is_one_line(tmp_path):
+    path = tmp_path / "broken.yaml"
+    path.write_text("name: x\nmethods: [a, b\n")
+    with pytest.raises(SpecError) as exc:
+        load_spec(str(path))
+    assert str(path) in str(exc.value) and "\n" not in str(exc.value)
