@@ -4,6 +4,9 @@
 
 Every LLM call is replayed from benchmarks/responses/ (mode replay) unless
 --llm-mode says otherwise; runs already finished in MLflow are skipped.
+A subset (--methods/--datasets/--shots/--seeds) writes its tables to
+reports/out/ unless --out says where: it never replaces the committed
+reports/<table>.* files.
 """
 from __future__ import annotations
 
@@ -12,27 +15,41 @@ import subprocess
 import sys
 import time
 
+SUBSET_FLAGS = ("--methods", "--datasets", "--shots", "--seeds")
+SUBSET_OUT = "reports/out"
+
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.table", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("table", help="table3, table4, ...")
     parser.add_argument("--scale", default="mini")
-    parser.add_argument("--out", default="reports", help="where table3.md/.csv/.tex go (default reports/)")
+    parser.add_argument("--out", help="where table3.md/.csv/.tex go (default reports/; "
+                                       f"{SUBSET_OUT}/ for a subset)")
     parser.add_argument("--tracking-uri")
     args, sweep_args = parser.parse_known_args(argv)
     started = time.perf_counter()
-    common = ["--scale", args.scale] + (["--tracking-uri", args.tracking_uri] if args.tracking_uri else [])
-    steps = [[sys.executable, "-m", "maao.cli", "sweep", args.table, *common, *sweep_args],
-             [sys.executable, "-m", "reports", args.table, *common, "--out", args.out]]
+    steps, out = plan(args, sweep_args)
     for cmd in steps:
         code = subprocess.call(cmd)
         if code:
             print(f"{args.table}: step failed ({' '.join(cmd[2:4])}, exit {code})", file=sys.stderr)
             return code
     print(f"{args.table} ({args.scale}): done in {time.perf_counter() - started:.0f}s; "
-          f"tables in {args.out}/")
+          f"tables in {out}/")
     return 0
+
+
+def plan(args, sweep_args: list[str]) -> tuple[list[list[str]], str]:
+    """The sweep and report commands, and the output directory of the report."""
+    subset = any(a.split("=")[0] in SUBSET_FLAGS for a in sweep_args)
+    out = args.out or (SUBSET_OUT if subset else "reports")
+    common = ["--scale", args.scale] + (["--tracking-uri", args.tracking_uri] if args.tracking_uri else [])
+    report = [sys.executable, "-m", "reports", args.table, *common]
+    # Without a subset and without --out, the reports CLI picks reports/ itself,
+    # or reports/out/ when the store lacks cells of the spec.
+    report += ["--out", out] if (args.out or subset) else []
+    return [[sys.executable, "-m", "maao.cli", "sweep", args.table, *common, *sweep_args], report], out
 
 
 if __name__ == "__main__":

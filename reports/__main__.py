@@ -22,7 +22,9 @@ def main(argv=None) -> int:
     ap.add_argument("--tracking-uri", default=os.environ.get("MLFLOW_TRACKING_URI", "sqlite:///mlflow.db"),
                     help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI or sqlite:///mlflow.db)")
     ap.add_argument("--scale", default="mini", help="mini or paper (default: mini)")
-    ap.add_argument("--out", default=None, help="output directory (default: reports/, beside this package)")
+    ap.add_argument("--out", default=None,
+                    help="output directory (default: reports/, beside this package; reports/out/ when "
+                         "the runs do not cover every cell of the table's spec)")
     ap.add_argument("--metric", default="curve_test_accuracy",
                     help="figure2: metric history to plot (default: the test-accuracy curve)")
     args = ap.parse_args(argv)
@@ -53,10 +55,19 @@ def main(argv=None) -> int:
     for w in caught:
         if issubclass(w.category, UserWarning) and str(w.message).startswith("maao-"):
             print(f"warning: {w.message}", file=sys.stderr)
+    from . import coverage
     from .ablations import table_spec
+    from .method_table import DEFAULT_OUT
 
-    res = build_table(df, table_spec(args.table, args.scale, specs[args.table]))
-    paths = write_all(res, args.out)
+    expected = coverage.expected_cells(args.table, args.scale)
+    res = build_table(df, table_spec(args.table, args.scale, specs[args.table]), expected)
+    out = args.out
+    if res.missing:
+        # A partial table never replaces the committed full one unless asked to.
+        out = out if out is not None else DEFAULT_OUT / "out"
+        print(f"warning: {len(res.missing)} of {len(expected)} cells of spec {args.table} "
+              f"({args.scale}) have no finished run; the caption says so", file=sys.stderr)
+    paths = write_all(res, out)
     print(render_markdown(res))
     print("wrote: " + ", ".join(str(p) for p in paths))
     return 0

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as _st
 
-from . import spread, stats
+from . import coverage, spread, stats
 from .paper_numbers import PAPER
 from .render import AVG, DAGGER, DDAGGER, render_latex, render_markdown  # render_* re-exported
 
@@ -83,6 +83,7 @@ class TableResult:
     notes: list = field(default_factory=list)
     by_shots: pd.DataFrame | None = None  # method, dataset, shots, n (seeds), mean, std
     majority: pd.DataFrame | None = None  # dataset (+Average), n (runs), mean; None: metric not logged
+    missing: list = field(default_factory=list)  # cells of the spec without a run (reports.coverage)
 
 
 # --------------------------------------------------------------------------
@@ -213,12 +214,14 @@ def _ordering_paragraph(res_summary, paper, sig, spec: TableSpec, scale: str, n_
     return "".join(lines).strip()
 
 
-def build_table(df: pd.DataFrame, spec: TableSpec) -> "TableResult":
+def build_table(df: pd.DataFrame, spec: TableSpec, expected: set | None = None) -> "TableResult":
     """Aggregate per-run rows (as returned by ``runs.load_runs``) into a table.
 
     ``df`` needs columns method, dataset, shots, seed and ``spec.value``
     (one row per cell; duplicates raise).  Methods not in ``spec.methods``
-    are ignored (and noted).
+    are ignored (and noted). ``expected``: the (method, dataset, shots, seed)
+    cells the experiment spec lists (``coverage.expected_cells``); cells
+    without a run are named in the caption.
     """
     need = ["method", "dataset", "shots", "seed", spec.value]
     miss = [c for c in need if c not in df.columns]
@@ -308,9 +311,14 @@ def build_table(df: pd.DataFrame, spec: TableSpec) -> "TableResult":
             f"which differ from the {scale}-scale datasets."
         )
 
+    missing = coverage.missing_cells(cells, expected)
+    if missing:
+        caption = coverage.incomplete_text(missing, expected, spec.name, scale) + " " + caption
+        notes.append(f"{len(missing)} cell(s) of the spec have no run")
+
     ordering = _ordering_paragraph(summary, paper, sig, spec, scale, n_note)
     return TableResult(spec, scale, datasets, cells, summary, sig, paper, caption, ordering, notes,
-                       by_shots=spread.by_shots(cells, spec.value), majority=majority)
+                       by_shots=spread.by_shots(cells, spec.value), majority=majority, missing=missing)
 
 
 def _f(x, fmt="{:.6f}") -> str:

@@ -1,0 +1,102 @@
+"""Issue 12, item 8: a subset sweep never overwrites the committed full table,
+and a report lacking cells of its spec says so in its caption."""
+from __future__ import annotations
+
+import argparse
+import itertools
+import sys
+
+import pytest
+
+from benchmarks import table as table_cli
+from maao.spec import load_spec
+
+
+def fill_store(uri: str, table: str, keep=lambda cell: True) -> int:
+    """Finished runs (tags + test_accuracy only) for the spec's cells that `keep` selects."""
+    from mlflow.tracking import MlflowClient
+
+    spec = load_spec(table)
+    body = spec.scale("mini")
+    client = MlflowClient(tracking_uri=uri)
+    exp = client.create_experiment(f"maao-{table}-mini")
+    n = 0
+    for i, cell in enumerate(itertools.product([r["name"] for r in spec.rows("mini")], body["datasets"],
+                                               body["shots"], body["seeds"])):
+        if not keep(cell):
+            continue
+        method, dataset, shots, seed = cell
+        run = client.create_run(exp, tags={"table": table, "scale": "mini", "method": method,
+                                           "dataset": dataset, "shots": str(shots), "seed": str(seed)})
+        client.log_metric(run.info.run_id, "test_accuracy", 50.0 + (i * 7919 % 97) / 10)
+        client.set_terminated(run.info.run_id, "FINISHED")
+        n += 1
+    return n
+
+
+@pytest.fixture
+def out_root(tmp_path, monkeypatch):
+    """reports/ redirected to a temporary directory (the committed files stay untouched)."""
+    import reports.method_table as mt
+
+    root = tmp_path / "reports"
+    monkeypatch.setattr(mt, "DEFAULT_OUT", root)
+    return root
+
+
+def run_reports(argv):
+    from reports.__main__ import main
+
+    return main(argv)
+
+
+def test_partial_store_writes_beside_not_over_the_committed_table(tmp_path, out_root, capsys):
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    fill_store(uri, "table4", keep=lambda cell: cell[1] == "intent_recognition" and cell[3] == 1)
+    assert run_reports(["table4", "--tracking-uri", uri]) == 0
+    assert not (out_root / "table4.md").exists() and not (out_root / "table4_cells.csv").exists()
+    md = (out_root / "out" / "table4.md").read_text()
+    assert "INCOMPLETE: 32 of the 36" in md and "(none, bbc_news, 4, 1)" in md
+    assert "INCOMPLETE" in (out_root / "out" / "table4.tex").read_text()
+    assert "have no finished run" in capsys.readouterr().err
+
+
+def test_complete_store_writes_the_committed_table(tmp_path, out_root):
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    assert fill_store(uri, "table4") == 36
+    assert run_reports(["table4", "--tracking-uri", uri]) == 0
+    md = (out_root / "table4.md").read_text()
+    assert "INCOMPLETE" not in md and not (out_root / "out").exists()
+
+
+def test_explicit_out_is_honoured_and_still_flags_missing_cells(tmp_path, out_root):
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    fill_store(uri, "table4", keep=lambda cell: cell[3] != 3)
+    assert run_reports(["table4", "--tracking-uri", uri, "--out", str(tmp_path / "mine")]) == 0
+    assert "INCOMPLETE: 12 of the 36" in (tmp_path / "mine" / "table4.md").read_text()
+    assert not out_root.exists()
+
+
+def _plan(argv):
+    parser = argparse.ArgumentParser()
+    parser.add_argument("table")
+    parser.add_argument("--scale", default="mini")
+    parser.add_argument("--out")
+    parser.add_argument("--tracking-uri")
+    args, rest = parser.parse_known_args(argv)
+    return table_cli.plan(args, rest)
+
+
+def test_subset_sweep_reports_to_its_own_directory():
+    # The README's subset example (tox -e table3 -- --datasets ... --methods ...).
+    steps, out = _plan(["table3", "--datasets", "intent_recognition", "--seeds", "1", "--shots", "1",
+                        "--methods", "single_start", "combined"])
+    sweep, report = steps
+    assert sweep[:4] == [sys.executable, "-m", "maao.cli", "sweep"]
+    assert out == "reports/out" and report[-2:] == ["--out", "reports/out"]
+    steps, out = _plan(["table3", "--seeds=1"])
+    assert out == "reports/out"
+    steps, out = _plan(["table3", "--seeds", "1", "--out", "x"])
+    assert out == "x" and steps[1][-2:] == ["--out", "x"]
+    steps, out = _plan(["table3"])
+    assert "--out" not in steps[1]       # the reports CLI decides: reports/, or reports/out/ if incomplete
