@@ -187,10 +187,12 @@ def main(argv: list[str] | None = None) -> int:
 
         return llm_main(argv[1:])
     from .llm.errors import LLMError
+    from .redact import install_logging_filter, redact
 
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if getattr(args, "verbose", False) else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
+    install_logging_filter()  # API keys never reach a log line
     try:
         spec = _checked_spec(args)
         if args.command in ("run", "sweep"):
@@ -207,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, FileNotFoundError, LLMError) as err:
         # DatasetError, SpecError, ReplayMiss, LLMError and bad settings all
         # land here: one message naming the problem, no traceback.
-        print(f"maao: error: {err}", file=sys.stderr)
+        print(f"maao: error: {redact(str(err))}", file=sys.stderr)
         return 2
 
 

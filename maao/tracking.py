@@ -19,6 +19,8 @@ import mlflow
 from mlflow.entities import Metric, Param, RunTag
 from mlflow.tracking import MlflowClient
 
+from .redact import redact, redact_obj
+
 DEFAULT_URI = "sqlite:///mlflow.db"
 
 
@@ -79,13 +81,14 @@ class Tracker:
 
     def start(self, experiment: str, name: str, tags: dict) -> str:
         tags = {**tags, "git_commit": git_commit()}
-        run = self.client.create_run(self.experiment_id(experiment), run_name=name,
-                                     tags={k: str(v) for k, v in tags.items()})
+        run = self.client.create_run(self.experiment_id(experiment), run_name=redact(name),
+                                     tags={k: redact(str(v)) for k, v in tags.items()})
         return run.info.run_id
 
     def finish(self, run_id: str, params: dict, metrics: list[tuple[str, float, int]],
                final: dict[str, float], artifacts: dict[str, object]) -> None:
         now = int(time.time() * 1000)
+        params, artifacts = redact_obj(params), redact_obj(artifacts)
         flat = _flatten("", params, {})
         param_list = [Param(k, str(v)[:6000]) for k, v in sorted(flat.items())]
         metric_list = [Metric(k, v, now, s) for k, v, s in metrics]
@@ -102,6 +105,6 @@ class Tracker:
         self.client.set_terminated(run_id, "FINISHED")
 
     def fail(self, run_id: str, error: BaseException) -> None:
-        self.client.set_tag(run_id, "error", f"{type(error).__name__}: {error}"[:5000])
+        self.client.set_tag(run_id, "error", redact(f"{type(error).__name__}: {error}")[:5000])
         self.client.set_terminated(run_id, "FAILED" if not isinstance(error, KeyboardInterrupt)
                                    else "KILLED")

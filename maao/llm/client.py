@@ -13,8 +13,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
+from ..redact import redact, secrets
 from .errors import LLMError
-from .settings import LLMSettings
+from .settings import PLACEHOLDER_API_KEY, LLMSettings
 from .store import ResponseStore, build_request, make_record, now_iso, request_key
 
 log = logging.getLogger(__name__)
@@ -241,7 +242,8 @@ def _parse_completion(resp, latency: float, base_url: str) -> _LiveResult:
         if content is not None and not isinstance(content, str):
             raise TypeError("content is not a string")
     except Exception:
-        raise _Transient(f"malformed response from {base_url} (not a chat completion: {str(resp)[:80]!r})") from None
+        raise _Transient(f"malformed response from {base_url} (not a chat completion: "
+                         f"{redact(str(resp)[:80])!r})") from None
     usage = None
     if getattr(resp, "usage", None) is not None:
         u = resp.usage
@@ -251,7 +253,7 @@ def _parse_completion(resp, latency: float, base_url: str) -> _LiveResult:
             if isinstance(getattr(u, k, None), int)
         }
     return _LiveResult(
-        text=content or "",
+        text=redact(content or ""),  # a reply echoing the key is never recorded with it
         finish_reason=getattr(choice, "finish_reason", None),
         model=getattr(resp, "model", None),
         fingerprint=getattr(resp, "system_fingerprint", None),
@@ -284,8 +286,5 @@ def _retry_after(exc) -> float | None:
 
 
 def _scrub(text: str, api_key: str) -> str:
-    """Servers sometimes echo the key (or a prefix of it) in error bodies."""
-    if api_key and len(api_key) >= 8:
-        text = text.replace(api_key, "***")
-        text = text.replace(api_key[:8], "***")
-    return text
+    """Servers sometimes echo the key, or any part of it, in error bodies."""
+    return redact(text, secrets() | ({api_key} if api_key and api_key != PLACEHOLDER_API_KEY else set()))

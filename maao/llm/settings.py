@@ -35,7 +35,11 @@ class LLMSettings:
 
     def read_api_key(self) -> str:
         """The API key from the environment (placeholder when unset)."""
-        return os.environ.get(self.api_key_env) or PLACEHOLDER_API_KEY
+        from ..redact import register
+
+        key = os.environ.get(self.api_key_env) or PLACEHOLDER_API_KEY
+        register(key)  # masked in every log line, tag and record from now on
+        return key
 
     def semantic(self) -> dict:
         """The fields that change what the model answers (go into the key)."""

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
+from ..redact import redact_obj
 from .errors import CorruptRecord, PositionalFallbackWarning, ReplayMiss
 from .numbers import DEFAULT_ABS_TOL, DEFAULT_REL_TOL, request_number_differences
 from .settings import LLMSettings
@@ -326,6 +327,9 @@ class ResponseStore:
         records written meanwhile by another process are kept."""
         if self.mode not in ("record-missing", "refresh"):
             raise RuntimeError(f"store mode {self.mode!r} does not record")
+        # The request is hashed into the key and holds no secret; the reply
+        # and its metadata come from a server that may echo the API key.
+        record = {**record, "response": redact_obj(record["response"]), "meta": redact_obj(record["meta"])}
         with self._locked():
             records = read_records(self.records_path)  # corrupt -> raise, never overwrite
             records[record["key"]] = record
