@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -130,10 +131,13 @@ def cmd_runs(args, spec=None) -> int:
     started = time.perf_counter()
     done = skipped = 0
     bar = tqdm(configs, desc=f"{spec.name}/{args.scale}", unit="run", disable=len(configs) == 1)
-    for config in bar:
-        bar.set_postfix_str(f"{config.name} {config.dataset} {config.shots}s seed{config.seed}")
+
+    def run(config):
+        nonlocal done, skipped
         summary = execute(config, tracker, store, args.data_dir, args.cache_dir, force=args.force,
                           progress=len(configs) == 1)
+        if summary.busy:
+            return summary
         skipped += summary.skipped
         done += not summary.skipped
         if len(configs) == 1 or args.verbose:
@@ -142,6 +146,18 @@ def cmd_runs(args, spec=None) -> int:
             tqdm.write(f"{config.name} {config.dataset} {config.shots}-shot seed {config.seed}: "
                        f"test acc {m.get('test_accuracy', float('nan')):.2f}  "
                        f"train loss {m.get('train_loss', float('nan')):.4f}  [{state}] run {summary.run_id}")
+        return summary
+
+    busy = []
+    for config in bar:
+        bar.set_postfix_str(f"{config.name} {config.dataset} {config.shots}s seed{config.seed}")
+        if run(config).busy:
+            busy.append(config)     # another process trains it: come back at the end
+    for config in busy:
+        while (summary := run(config)).busy:
+            print(f"maao: waiting for run {summary.run_id} ({config.name} {config.dataset} "
+                  f"{config.shots}-shot seed {config.seed}), trained by another process", file=sys.stderr)
+            tracker.wait_idle(summary.run_id)
     # The manifest lists every key the whole experiment uses: only a complete
     # sweep in which every run executed (none skipped) knows them all.
     if store.used_keys and args.command == "sweep" and not skipped and not any(
@@ -180,6 +196,15 @@ def cmd_responses(args, spec) -> int:
     return 1 if missing else 0
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, handled like Ctrl-C: the run in progress is closed as KILLED."""
+
+
+def _terminate(signum, frame):
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a second SIGTERM kills at once
+    raise Terminated()
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["llm"]:
@@ -193,6 +218,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if getattr(args, "verbose", False) else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     install_logging_filter()  # API keys never reach a log line
+    previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         spec = _checked_spec(args)
         if args.command in ("run", "sweep"):
@@ -202,15 +228,18 @@ def main(argv: list[str] | None = None) -> int:
             _threads()
             return cmd_zero_shot(args, spec)
         return cmd_responses(args, spec)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as stop:
+        # The run in progress was closed as KILLED (maao.runner.execute).
         print("maao: interrupted; finished runs are kept, re-run the same command to resume",
               file=sys.stderr)
-        return 130
+        return 143 if isinstance(stop, Terminated) else 130
     except (ValueError, FileNotFoundError, LLMError) as err:
         # DatasetError, SpecError, ReplayMiss, LLMError and bad settings all
         # land here: one message naming the problem, no traceback.
         print(f"maao: error: {redact(str(err))}", file=sys.stderr)
         return 2
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

@@ -93,6 +93,7 @@ class RunSummary:
     metrics: dict
     seconds: float
     run_id: str
+    busy: bool = False      # another live process is training this configuration (run_id)
 
 
 @lru_cache(maxsize=4)
@@ -155,25 +156,34 @@ def execute(config: RunConfig, tracker: Tracker, store=None, data_dir=None, cach
     problem = build_problem(config, data_dir, cache_dir)
     config = resolve(config, problem)
     key = config.config_hash()
-    done = None if force else tracker.finished_run(config.experiment, key)
-    if done is not None:
-        return RunSummary(config, True, dict(done.data.metrics), 0.0, done.info.run_id)
 
-    llm = None
+    llm = reusable = None
     if method_cls.uses_llm:
+        from . import provenance
         from .llm import LLMClient, LLMSettings
 
         if store is None:
             raise ValueError(f"method {config.method!r} needs an LLM response store")
         llm = LLMClient(LLMSettings(**config.llm), store)
+        # A finished run stands for this one only if its replies are the store's;
+        # live and refresh modes ask the endpoint again, so they reuse none.
+        replays = store.mode in ("replay", "record-missing")
+        reusable = lambda run: replays and provenance.reusable(run, store)  # noqa: E731
     tags = {"table": config.table, "scale": config.scale, "method": config.name,
             "optimizer": config.method,
             "dataset": config.dataset, "shots": config.shots, "seed": config.seed,
             "backbone": config.backbone, "config_hash": key,
             "data_seed": config.sample_seed,
             "llm_model": config.llm.get("model", "") if llm else ""}
+    if llm is not None:
+        tags.update(provenance.start_tags(store.mode))
     name = f"{config.name}/{config.dataset}/{config.shots}shot/seed{config.seed}"
-    run_id = tracker.start(config.experiment, name, tags)
+    claim = tracker.claim(config.experiment, key, name, tags, reusable=reusable, force=force)
+    if claim.state == "finished":
+        return RunSummary(config, True, dict(claim.run.data.metrics), 0.0, claim.run_id)
+    if claim.state == "busy":
+        return RunSummary(config, True, {}, 0.0, claim.run_id, busy=True)
+    run_id = claim.run_id
     start = time.perf_counter()
     try:
         torch.manual_seed(config.seed)
@@ -195,10 +205,13 @@ def execute(config: RunConfig, tracker: Tracker, store=None, data_dir=None, cach
         artifacts = {"config.json": config.semantic(), "final_prompt.json": _prompt_record(problem, result)}
         for kind, entries in runlog.records.items():
             artifacts[f"{kind}.json"] = entries
+        end_tags = {}
         if llm is not None:
             artifacts["llm_transcript.json"] = llm.transcript
+            artifacts["llm_pairs.json"] = provenance.used_pairs(llm.transcript)
             metrics["llm_calls"] = len(llm.transcript)
-        tracker.finish(run_id, config.semantic(), runlog.metrics, metrics, artifacts)
+            end_tags = provenance.finish_tags(store, llm.transcript)
+        tracker.finish(run_id, config.semantic(), runlog.metrics, metrics, artifacts, end_tags)
     except BaseException as err:
         tracker.fail(run_id, err)
         raise

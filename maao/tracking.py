@@ -6,20 +6,29 @@ MLFLOW_TRACKING_URI / --tracking-uri says. One experiment per table and scale
 FINISHED run with the same hash is skipped on re-run, so an interrupted sweep
 resumes where it stopped. Metrics are written in batches at the end of a run
 (per-step log_metric calls into SQLite would dominate a mini run's time).
+`claim` is the find-finished-or-claim step, safe across processes (see
+maao/claims.py): schema setup and claims hold a lock beside the store, a
+running run holds a lease, and stale RUNNING runs are closed as KILLED.
 """
 from __future__ import annotations
 
 import json
+import logging
 import os
+import socket
 import subprocess
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import mlflow
 from mlflow.entities import Metric, Param, RunTag
 from mlflow.tracking import MlflowClient
 
+from .claims import Lease, forget, is_live, store_lock
 from .redact import redact, redact_obj
+
+log = logging.getLogger(__name__)
 
 DEFAULT_URI = "sqlite:///mlflow.db"
 
@@ -49,12 +58,27 @@ def _flatten(prefix: str, value, out: dict) -> dict:
     return out
 
 
+@dataclass
+class Claim:
+    """The outcome of `Tracker.claim`: a reusable finished run, a run another
+    live process is training, or a new RUNNING run this process now owns."""
+    state: str          # "finished" | "busy" | "new"
+    run_id: str
+    run: object = None  # the finished mlflow Run
+
+
 class Tracker:
     def __init__(self, uri: str | None = None):
         self.uri = tracking_uri(uri)
         mlflow.set_tracking_uri(self.uri)
-        self.client = MlflowClient(self.uri)
         self._experiments: dict[str, str] = {}
+        self._leases: dict[str, Lease] = {}
+        self.host = socket.gethostname()
+        with store_lock(self.uri):
+            # A new SQLite store runs MLflow's schema migrations here; two
+            # processes doing it at once crash ("duplicate column name").
+            self.client = MlflowClient(self.uri)
+            self.client.search_experiments(max_results=1)
 
     def artifact_root(self) -> str | None:
         """Artifacts of a SQLite store live beside the .db file ("<dir>/mlartifacts"),
@@ -79,6 +103,64 @@ class Tracker:
             order_by=["attributes.start_time DESC"], max_results=1)
         return runs[0] if runs else None
 
+    def runs(self, experiment: str, config_hash: str, status: str) -> list:
+        """Runs of this configuration with this status, newest first."""
+        return self.client.search_runs(
+            [self.experiment_id(experiment)],
+            filter_string=f"tags.config_hash = '{config_hash}' and attributes.status = '{status}'",
+            order_by=["attributes.start_time DESC"], max_results=1000)
+
+    def claim(self, experiment: str, config_hash: str, name: str, tags: dict,
+              reusable=None, force: bool = False) -> Claim:
+        """A finished run of this configuration that `reusable(run)` accepts,
+        else one a live process is training ("busy"), else a new RUNNING run
+        owned (leased) by this process. Stale RUNNING runs (their process died)
+        are closed as KILLED, tagged `replaced_by` the new run."""
+        ok = reusable or (lambda run: True)
+        with store_lock(self.uri):
+            if not force:
+                for run in self.runs(experiment, config_hash, "FINISHED"):
+                    if ok(run):
+                        return Claim("finished", run.info.run_id, run)
+            stale = []
+            for run in self.runs(experiment, config_hash, "RUNNING"):
+                run_id = run.info.run_id
+                if run.data.tags.get("host", self.host) != self.host:
+                    continue  # another machine's run: its lease is not visible here
+                if is_live(self.uri, run_id):
+                    if force:
+                        continue
+                    return Claim("busy", run_id)
+                now = self.client.get_run(run_id)  # re-read: it may have finished meanwhile
+                if now.info.status == "FINISHED" and not force and ok(now):
+                    return Claim("finished", run_id, now)
+                if now.info.status == "RUNNING":
+                    stale.append(run_id)
+            killed = [r.info.run_id for r in self.runs(experiment, config_hash, "KILLED")
+                      if "replaced_by" not in r.data.tags]
+            run_id = self.start(experiment, name, {**tags, "host": self.host, "pid": os.getpid()})
+            self._leases[run_id] = Lease(self.uri, run_id)
+            for old in stale:
+                self.client.set_tag(old, "error", "stale: its process ended without closing it "
+                                                  f"(killed); replaced by run {run_id}")
+                self.client.set_tag(old, "replaced_by", run_id)
+                self.client.set_terminated(old, "KILLED")
+                forget(self.uri, old)
+                log.warning("closed stale RUNNING run %s as KILLED (replaced by %s)", old, run_id)
+            for old in killed:
+                self.client.set_tag(old, "replaced_by", run_id)
+        return Claim("new", run_id)
+
+    def wait_idle(self, run_id: str, poll_s: float = 1.0) -> None:
+        """Wait until no process of this machine trains `run_id` any more."""
+        while is_live(self.uri, run_id):
+            time.sleep(poll_s)
+
+    def _release(self, run_id: str) -> None:
+        lease = self._leases.pop(run_id, None)
+        if lease is not None:
+            lease.release()
+
     def start(self, experiment: str, name: str, tags: dict) -> str:
         tags = {**tags, "git_commit": git_commit()}
         run = self.client.create_run(self.experiment_id(experiment), run_name=redact(name),
@@ -86,9 +168,11 @@ class Tracker:
         return run.info.run_id
 
     def finish(self, run_id: str, params: dict, metrics: list[tuple[str, float, int]],
-               final: dict[str, float], artifacts: dict[str, object]) -> None:
+               final: dict[str, float], artifacts: dict[str, object], tags: dict | None = None) -> None:
         now = int(time.time() * 1000)
         params, artifacts = redact_obj(params), redact_obj(artifacts)
+        if tags:
+            self.client.log_batch(run_id, tags=[RunTag(k, redact(str(v))) for k, v in sorted(tags.items())])
         flat = _flatten("", params, {})
         param_list = [Param(k, str(v)[:6000]) for k, v in sorted(flat.items())]
         metric_list = [Metric(k, v, now, s) for k, v, s in metrics]
@@ -103,8 +187,10 @@ class Tracker:
             else:
                 self.client.log_text(run_id, json.dumps(obj, indent=1, sort_keys=True, default=str), name)
         self.client.set_terminated(run_id, "FINISHED")
+        self._release(run_id)  # after the status: a waiting process then sees FINISHED
 
     def fail(self, run_id: str, error: BaseException) -> None:
         self.client.set_tag(run_id, "error", redact(f"{type(error).__name__}: {error}")[:5000])
         self.client.set_terminated(run_id, "FAILED" if not isinstance(error, KeyboardInterrupt)
                                    else "KILLED")
+        self._release(run_id)

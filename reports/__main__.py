@@ -42,20 +42,21 @@ def main(argv=None) -> int:
         print("wrote: " + ", ".join(str(p) for p in paths))
         return 0
 
+    from . import coverage
     from .method_table import build_table, render_markdown, write_all
     from .runs import ReportError, load_runs
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            df = load_runs(args.tracking_uri, args.table, args.scale)
+            df = load_runs(args.tracking_uri, args.table, args.scale,
+                           responses=coverage.responses_file(args.table, args.scale))
         except ReportError as e:
             print(f"error: {e}", file=sys.stderr)
             return 2
     for w in caught:
         if issubclass(w.category, UserWarning) and str(w.message).startswith("maao-"):
             print(f"warning: {w.message}", file=sys.stderr)
-    from . import coverage
     from .ablations import table_spec
     from .method_table import DEFAULT_OUT
 

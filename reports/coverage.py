@@ -47,3 +47,15 @@ def incomplete_text(missing: list, expected: set, table: str, scale: str) -> str
     return (f"INCOMPLETE: {len(missing)} of the {len(expected)} (method, dataset, shots, seed) cells "
             f"of spec {table} ({scale} scale) have no finished run ({shown}{more}); "
             f"means and tests cover only the cells present.")
+
+
+def responses_file(table: str, scale: str):
+    """The spec's recorded-responses JSONL (None: no spec, or no such file)."""
+    from maao.spec import load_spec
+    from maao.speccheck import SpecError
+
+    try:
+        path = load_spec(table).responses_path(scale)
+    except SpecError:
+        return None
+    return path if path.is_file() else None

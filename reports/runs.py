@@ -51,7 +51,8 @@ def _to_int(v):
         return None
 
 
-def load_runs(tracking_uri: str, table: str, scale: str, *, drop_duplicates: bool = True) -> pd.DataFrame:
+def load_runs(tracking_uri: str, table: str, scale: str, *, drop_duplicates: bool = True,
+              responses=None) -> pd.DataFrame:
     """Finished runs of ``maao-{table}-{scale}`` as one row per run.
 
     Columns: method, dataset, shots (int), seed (int), scale, test_accuracy
@@ -63,6 +64,12 @@ def load_runs(tracking_uri: str, table: str, scale: str, *, drop_duplicates: boo
     ignored; runs lacking a cell tag or ``test_accuracy`` are skipped with a
     warning.  If several finished runs share a cell (method, dataset, shots,
     seed) the latest by start_time is kept and a warning names the cells.
+
+    ``responses``: the table's recorded-responses JSONL. Then runs of LLM
+    methods are selected by provenance (``maao.provenance``): runs whose
+    replies came from a live endpoint or differ from the file's are dropped
+    (with a warning), and among duplicates a run whose replies match the file
+    is kept before one without provenance tags (made before they existed).
 
     Raises ExperimentNotFound / NoFinishedRuns (one-line messages naming the
     experiment and tracking URI).
@@ -91,8 +98,10 @@ def load_runs(tracking_uri: str, table: str, scale: str, *, drop_duplicates: boo
         if not token:
             break
 
+    check = _provenance_check(responses)
     records = []
     skipped = []
+    rejected = []
     for r in runs:
         if r.info.status != "FINISHED":
             continue
@@ -107,7 +116,12 @@ def load_runs(tracking_uri: str, table: str, scale: str, *, drop_duplicates: boo
                 "no test_accuracy metric" if "test_accuracy" not in metrics else "non-integer shots/seed")
             skipped.append(f"{r.info.run_id} ({why})")
             continue
+        rank = check(r)
+        if rank is None:
+            rejected.append(r.info.run_id)
+            continue
         rec = {
+            "_rank": rank,
             "method": tags["method"],
             "dataset": tags["dataset"],
             "shots": shots,
@@ -127,6 +141,13 @@ def load_runs(tracking_uri: str, table: str, scale: str, *, drop_duplicates: boo
             + ", ".join(sorted(skipped)[:10]) + (" ..." if len(skipped) > 10 else ""),
             stacklevel=2,
         )
+    if rejected:
+        warnings.warn(
+            f"{name}: ignored {len(rejected)} finished run(s) whose LLM replies are not the recorded "
+            f"ones of {responses} (live endpoint or other records): " + ", ".join(sorted(rejected)[:10])
+            + (" ..." if len(rejected) > 10 else ""),
+            stacklevel=2,
+        )
     if not records:
         raise NoFinishedRuns(
             f"experiment {name!r} in tracking URI {tracking_uri!r} has no finished runs "
@@ -135,7 +156,7 @@ def load_runs(tracking_uri: str, table: str, scale: str, *, drop_duplicates: boo
 
     df = pd.DataFrame.from_records(records)
     if drop_duplicates:
-        df = df.sort_values(CELL + ["_start", "run_id"], kind="mergesort")
+        df = df.sort_values(CELL + ["_rank", "_start", "run_id"], kind="mergesort")
         dup = df.duplicated(CELL, keep="last")
         if dup.any():
             cells = df.loc[dup, CELL].drop_duplicates()
@@ -155,7 +176,31 @@ def load_runs(tracking_uri: str, table: str, scale: str, *, drop_duplicates: boo
             stacklevel=2,
         )
 
-    extra = sorted(c for c in df.columns if c not in BASE_COLUMNS + ["run_id", "_start"])
+    extra = sorted(c for c in df.columns if c not in BASE_COLUMNS + ["run_id", "_start", "_rank"])
     df = df[BASE_COLUMNS + extra + ["run_id"]]
     df = df.sort_values(CELL, kind="mergesort").reset_index(drop=True)
     return df
+
+
+def _provenance_check(responses):
+    """run -> rank (1: replies match the records or no LLM used, 0: no
+    provenance tags) or None (live endpoint / replies differ: not this table's)."""
+    if responses is None:
+        return lambda run: 1
+    from maao import provenance
+    from maao.llm.store import file_sha256, read_records
+
+    held = provenance.held_replies(read_records(responses))
+    file_sha = file_sha256(responses)
+
+    def check(run):
+        tags = run.data.tags
+        if not tags.get("llm_model"):
+            return 1
+        pairs = None
+        if "llm_pairs_sha256" in tags and tags.get("llm_responses_sha256") != file_sha:
+            pairs = provenance.pairs_of(run)
+        kind = provenance.classify(tags, pairs, held, file_sha)
+        return {provenance.MATCH: 1, provenance.NONE: 0}.get(kind)
+
+    return check

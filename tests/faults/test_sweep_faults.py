@@ -1,0 +1,190 @@
+"""Issue 12, items 1, 3 and 4, end to end: real `maao sweep` processes on a
+tiny spec (MiniLM, 1 shot, a few steps) against the fake OpenAI server.
+
+Each test disturbs a sweep (SIGTERM or SIGKILL in the middle of an LLM call,
+two sweeps at once on a fresh store and one JSONL, a test-server run in the
+same store) and asserts that nothing recorded is lost and that the final
+numbers equal those of an undisturbed sweep.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from fake_openai_server import Fault, FakeOpenAIServer, wait_for
+
+pytestmark = pytest.mark.slow
+
+SPEC = """\
+name: tiny
+version: 1
+table: tiny
+methods: [single_start, combined]
+method_settings:
+  combined: {top_k: 3}
+scales:
+  mini:
+    backbone: minilm
+    recipe: coop-mini
+    datasets: [intent_recognition]
+    shots: [1]
+    seeds: [1, 2]
+    budget: {rounds: 2, steps_per_round: 2, final_steps: 2}
+    llm: {model: fake-model, temperature: 0.7, max_tokens: 80, seed: 0, max_retries: 0, timeout_s: 60}
+"""
+WORDS = ["photo", "picture", "image", "snapshot", "drawing", "sketch", "scan"]
+
+
+def replies(salt: str):
+    """A deterministic server: the reply depends only on the request (and `salt`)."""
+    def respond(body):
+        h = hashlib.sha256((salt + json.dumps(body["messages"], sort_keys=True)).encode()).digest()
+        return "\n".join(f"{i + 1}. a {WORDS[h[i] % len(WORDS)]} of a {{}}." for i in range(3))
+    return respond
+
+
+class Env:
+    def __init__(self, root: Path, server: FakeOpenAIServer):
+        self.root, self.server = root, server
+        self.spec = root / "tiny.yaml"
+        self.spec.write_text(SPEC)
+
+    def start(self, db: Path, *argv, mode="replay", responses: Path | None = None, command="sweep"):
+        cmd = [sys.executable, "-m", "maao.cli", command]
+        cmd += [str(self.spec)] if command == "sweep" else ["--spec", str(self.spec)]
+        cmd += [*argv, "--tracking-uri", f"sqlite:///{db}", "--llm-mode", mode,
+                "--responses", str(responses or self.root / "ref.jsonl"),
+                "--llm-base-url", self.server.base_url, "-v"]
+        env = {**os.environ, "MAAO_CACHE_DIR": str(self.root / "cache"), "MAAO_THREADS": "1",
+               "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+        return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                cwd=self.root)
+
+    def run(self, db, *argv, **kw):
+        proc = self.start(db, *argv, **kw)
+        out, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, (proc.returncode, out[-2000:], err[-3000:])
+        return out + err
+
+
+def runs(db: Path) -> list:
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(f"sqlite:///{db}")
+    exp = client.get_experiment_by_name("maao-tiny-mini")
+    return client.search_runs([exp.experiment_id], max_results=1000) if exp else []
+
+
+def numbers(db: Path) -> dict:
+    """(method, seed) -> test accuracy of the FINISHED runs; one run per cell."""
+    finished = [r for r in runs(db) if r.info.status == "FINISHED"]
+    cells = [(r.data.tags["method"], r.data.tags["seed"]) for r in finished]
+    assert len(cells) == len(set(cells)), f"duplicate finished runs: {sorted(cells)}"
+    return {c: r.data.metrics["test_accuracy"] for c, r in zip(cells, finished)}
+
+
+def recorded(path: Path) -> dict:
+    return {r["key"]: r["response"]["text"] for r in map(json.loads, path.read_text().splitlines())}
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    with FakeOpenAIServer(responder=replies("ref")) as server:
+        e = Env(tmp_path_factory.mktemp("sweep-faults"), server)
+        e.run(e.root / "ref.db", mode="record-missing")      # the undisturbed sweep
+        e.reference = numbers(e.root / "ref.db")
+        e.records = recorded(e.root / "ref.jsonl")
+        assert len(e.reference) == 4 and len(e.records) == 4  # 2 combined runs x 2 rounds
+        yield e
+
+
+def _interrupt_mid_llm_call(env, tmp_path, kill):
+    db, jsonl = tmp_path / "mlflow.db", tmp_path / "r.jsonl"
+    n0 = len(env.server.chat_requests)
+    env.server.script(Fault.hang(30))                  # the first LLM call hangs: the run is mid-way
+    proc = env.start(db, mode="record-missing", responses=jsonl)
+    assert wait_for(lambda: len(env.server.chat_requests) > n0, timeout=180), proc.communicate()
+    proc.kill() if kill else proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    interrupted = [r for r in runs(db) if r.data.tags["method"] == "combined" and r.data.tags["seed"] == "1"]
+    assert len(interrupted) == 1
+    return db, jsonl, proc.returncode, err, interrupted[0].info.run_id
+
+
+@pytest.mark.parametrize("kill", [False, True], ids=["SIGTERM", "SIGKILL"])
+def test_interrupted_sweep_resumes_to_the_same_numbers(env, tmp_path, kill):
+    from mlflow.tracking import MlflowClient
+
+    db, jsonl, rc, err, old = _interrupt_mid_llm_call(env, tmp_path, kill)
+    client = MlflowClient(f"sqlite:///{db}")
+    if kill:
+        assert rc == -signal.SIGKILL and client.get_run(old).info.status == "RUNNING"
+    else:  # handled like Ctrl-C: the run is closed at once
+        assert rc == 143 and "interrupted" in err and "Traceback" not in err
+        assert client.get_run(old).info.status == "KILLED"
+    out = env.run(db, mode="record-missing", responses=jsonl)
+    assert "skipped (already finished)" in out           # the single_start runs were kept
+    stale = client.get_run(old)
+    assert stale.info.status == "KILLED"
+    new = stale.data.tags["replaced_by"]
+    assert client.get_run(new).info.status == "FINISHED"
+    assert client.get_run(new).data.tags["method"] == "combined" and client.get_run(new).data.tags["seed"] == "1"
+    assert not [r for r in runs(db) if r.info.status == "RUNNING"]
+    assert numbers(db) == env.reference
+    assert recorded(jsonl) == env.records                 # nothing recorded lost, nothing else
+
+
+def test_two_sweeps_on_a_fresh_store_and_one_jsonl(env, tmp_path):
+    db, jsonl = tmp_path / "fresh.db", tmp_path / "shared.jsonl"
+    procs = [env.start(db, mode="record-missing", responses=jsonl) for _ in range(2)]
+    outs = [p.communicate(timeout=300) for p in procs]
+    for p, (out, err) in zip(procs, outs):
+        assert p.returncode == 0, err[-3000:]
+    assert numbers(db) == env.reference                   # no duplicate: numbers() asserts it
+    assert not [r for r in runs(db) if r.info.status != "FINISHED"]
+    assert recorded(jsonl) == env.records
+    trained = sum(int(re.search(r"maao: (\d+) run\(s\) trained", out + err).group(1)) for out, err in outs)
+    assert trained == 4
+
+
+def _acc_and_run(out: str, method="combined", seed=1):
+    m = re.search(rf"{method} intent_recognition 1-shot seed {seed}: test acc ([\d.]+) .*\[(.+?)\] run (\w+)", out)
+    return float(m.group(1)), m.group(2), m.group(3)
+
+
+def test_a_test_server_run_is_never_served_as_the_replayed_one(env, tmp_path):
+    """Item 1: runs are tagged with their LLM provenance; a finished run is
+    reused only when every (key, reply) it used is what the store holds."""
+    from reports.runs import load_runs
+
+    db = tmp_path / "mlflow.db"
+    one = ["--method", "combined", "--dataset", "intent_recognition", "--shots", "1", "--seed", "1"]
+    env.server.responder = replies("a different test server")
+    try:
+        out = env.run(db, *one, command="run", mode="record-missing", responses=tmp_path / "test.jsonl")
+        _, state, test_run = _acc_and_run(out)
+        assert "skipped" not in state
+        out = env.run(db, *one, command="run")                         # replay the committed records
+        _, state, replay_run = _acc_and_run(out)
+        assert "skipped" not in state and replay_run != test_run
+        out = env.run(db, *one, command="run", mode="live")             # replies recorded nowhere
+        live_run = _acc_and_run(out)[2]
+    finally:
+        env.server.responder = replies("ref")
+    _, state, run_id = _acc_and_run(env.run(db, *one, command="run"))
+    assert state == "skipped (already finished)" and run_id == replay_run  # not the newer live run
+    tags = {r.info.run_id: r.data.tags for r in runs(db)}
+    acc = {r.info.run_id: r.data.metrics["test_accuracy"] for r in runs(db)}
+    assert acc[replay_run] == env.reference[("combined", "1")]
+    assert tags[replay_run]["llm_mode"] == "replay" and tags[live_run]["llm_source"] == "live"
+    assert tags[test_run]["llm_pairs_sha256"] != tags[replay_run]["llm_pairs_sha256"]
+    with pytest.warns(UserWarning, match="ignored 2 finished run"):
+        df = load_runs(f"sqlite:///{db}", "tiny", "mini", responses=env.root / "ref.jsonl")
+    assert df.set_index(["method", "seed"]).loc[("combined", 1), "run_id"] == replay_run
