@@ -80,6 +80,28 @@ def file_sha256(path: Path) -> str | None:
     return h.hexdigest()
 
 
+def jsonl_digests(path: Path) -> tuple[str | None, dict[str, str]]:
+    """(sha256 of the file, {key: sha256 of its line}) in one pass; the key is
+    read from the line's start (records are canonical JSON: "key" comes first),
+    else parsed. Lines that do not parse are left to read_records to report."""
+    if not path.exists():
+        return None, {}
+    whole, lines = hashlib.sha256(), {}
+    with open(path, "rb") as f:
+        for line in f:
+            whole.update(line)
+            body = line.rstrip(b"\n")
+            if body.startswith(b'{"key":"') and body[72:73] == b'"':
+                key = body[8:72].decode("ascii", "replace")
+            else:
+                try:
+                    key = json.loads(body)["key"]
+                except (ValueError, TypeError, KeyError):
+                    continue
+            lines[str(key)] = hashlib.sha256(body).hexdigest()
+    return whole.hexdigest(), lines
+
+
 def now_iso() -> str:
     return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
 
@@ -219,6 +241,7 @@ class ResponseStore:
         self.rel_tol, self.abs_tol = rel_tol, abs_tol
         self.positional_fallback = positional_fallback
         self.used_keys: set[str] = set()
+        self._line_sha: dict[str, str] = {}  # key -> sha256 of its JSONL line (checks the index)
         self._records: dict[str, dict] | None = None
         self._by_position: dict[tuple[str, int], list[str]] | None = None
         self._cache = None
@@ -242,7 +265,7 @@ class ResponseStore:
 
     def _sync_cache(self) -> None:
         """Rebuild the index when the JSONL's sha256 differs from the one it was built from."""
-        sha = file_sha256(self.records_path)
+        sha, self._line_sha = jsonl_digests(self.records_path)
         if self._cache.get("__source_sha256__", default="unset") == sha:
             return
         records = read_records(self.records_path)  # strict: a corrupt file never reaches the cache
@@ -267,7 +290,21 @@ class ResponseStore:
     def get(self, key: str) -> dict | None:
         if self._records is not None:
             return self._records.get(key)
-        return self._cache.get("rec:" + key)
+        want = self._line_sha.get(key)
+        if want is None:
+            return None  # not in the JSONL, whatever the index holds
+        rec = self._cache.get("rec:" + key)
+        if rec is not None and hashlib.sha256(canonical_json(rec).encode()).hexdigest() == want:
+            return rec
+        # Not the committed line: a hand-formatted line, or a tampered/stale index.
+        records = read_records(self.records_path)
+        if rec != records.get(key):
+            log.warning("LLM index %s: the entry for %s differs from its record in %s; "
+                        "rebuilding the index from the JSONL", self._cache.directory, key[:12],
+                        self.records_path)
+            self._fill_cache(records, file_sha256(self.records_path))
+        self._records = records
+        return records.get(key)
 
     def _position_index(self) -> dict[tuple[str, int], list[str]]:
         if self._by_position is None:
@@ -360,7 +397,8 @@ class ResponseStore:
         self._records = records
         self._by_position = None
         if self._cache is not None:
-            self._fill_cache(records, file_sha256(self.records_path))
+            sha, self._line_sha = jsonl_digests(self.records_path)
+            self._fill_cache(records, sha)
 
     # --------------------------------------------------------- miss report
     def miss_error(self, request: dict, position: tuple[str, int] | None = None) -> ReplayMiss:
