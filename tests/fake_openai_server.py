@@ -25,15 +25,34 @@ from typing import Any, Callable
 
 @dataclass
 class Fault:
-    kind: str  # "status" | "hang" | "garbage"
+    kind: str  # "status" | "hang" | "garbage" | "raw" | "reset" | "trickle"
     code: int = 500
     message: str = ""
     retry_after: float | None = None
     seconds: float = 0.0
+    headers: dict | None = None
+    data: bytes = b""
 
     @staticmethod
-    def status(code: int, message: str = "", retry_after: float | None = None) -> "Fault":
-        return Fault("status", code=code, message=message or f"injected HTTP {code}", retry_after=retry_after)
+    def status(code: int, message: str = "", retry_after: float | None = None,
+               headers: dict | None = None) -> "Fault":
+        return Fault("status", code=code, message=message or f"injected HTTP {code}", retry_after=retry_after,
+                     headers=headers)
+
+    @staticmethod
+    def raw(data: bytes) -> "Fault":
+        """Send these bytes as the whole response (status line included), then close."""
+        return Fault("raw", data=data)
+
+    @staticmethod
+    def reset(after: bytes = b"") -> "Fault":
+        """Send `after` (e.g. half the headers), then reset the connection (RST)."""
+        return Fault("reset", data=after)
+
+    @staticmethod
+    def trickle(text: str, seconds: float) -> "Fault":
+        """A valid reply whose body arrives a few bytes at a time over `seconds`."""
+        return Fault("trickle", message=text, seconds=seconds)
 
     @staticmethod
     def hang(seconds: float) -> "Fault":
@@ -167,7 +186,38 @@ class FakeOpenAIServer:
                     if item.kind == "garbage":
                         self._send(200, b"<html><body>502 Bad Gateway (proxy)</body></html>", "text/html")
                         return
-                    headers = {}
+                    if item.kind == "raw":
+                        self.wfile.write(item.data)
+                        self.wfile.flush()
+                        self.close_connection = True
+                        return
+                    if item.kind == "reset":
+                        import socket
+                        import struct
+
+                        self.wfile.write(item.data)
+                        self.wfile.flush()
+                        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                        self.connection.close()
+                        return
+                    if item.kind == "trickle":
+                        data = json.dumps(completion_body(item.message, server.model_snapshot,
+                                                          len(server.chat_requests))).encode()
+                        self.send_response(200)
+                        self.send_header("Content-Type", "application/json")
+                        self.send_header("Content-Length", str(len(data)))
+                        self.end_headers()
+                        pieces = [data[i:i + 16] for i in range(0, len(data), 16)]
+                        for piece in pieces:
+                            if server._stop.wait(item.seconds / len(pieces)):
+                                return
+                            try:
+                                self.wfile.write(piece)
+                                self.wfile.flush()
+                            except OSError:
+                                return  # the client gave up
+                        return
+                    headers = dict(item.headers or {})
                     if item.retry_after is not None:
                         headers["Retry-After"] = f"{item.retry_after:g}"
                     err = {"error": {"message": item.message, "type": _ERROR_TYPES.get(item.code, "server_error"),

@@ -204,7 +204,7 @@ class LLMClient:
         started = time.perf_counter()
         try:
             client = openai.OpenAI(base_url=s.base_url, api_key=api_key, timeout=s.timeout_s, max_retries=0)
-            resp = client.chat.completions.create(**kwargs)
+            resp = _within(s.timeout_s, lambda: client.chat.completions.create(**kwargs), client.close)
         except openai.APITimeoutError:
             raise _Transient(f"timed out after {s.timeout_s}s") from None
         except openai.APIConnectionError as exc:
@@ -273,15 +273,50 @@ def _server_message(exc) -> str:
     return ""
 
 
+def _within(seconds: float, call: Callable, abort: Callable):
+    """`call()` with `seconds` as a deadline for the whole reply: httpx's
+    timeout bounds each read, so a body that trickles in would never time out.
+    The call runs on a daemon thread; at the deadline the HTTP client is closed
+    and the attempt counts as a timeout (transient, retried)."""
+    import threading
+
+    out: dict = {}
+
+    def work():
+        try:
+            out["value"] = call()
+        except BaseException as err:  # noqa: BLE001 - re-raised on the caller's thread
+            out["error"] = err
+
+    thread = threading.Thread(target=work, name="maao-llm-call", daemon=True)
+    thread.start()
+    thread.join(seconds)
+    if thread.is_alive():
+        abort()
+        raise _Transient(f"timed out after {seconds}s (reply not complete)")
+    if "error" in out:
+        raise out["error"]
+    return out["value"]
+
+
 def _retry_after(exc) -> float | None:
+    """Seconds from `retry-after-ms`, or `retry-after` in seconds or as an HTTP date."""
+    import email.utils
+
     headers = getattr(getattr(exc, "response", None), "headers", None) or {}
     for name, scale in (("retry-after-ms", 1e-3), ("retry-after", 1.0)):
         value = headers.get(name)
-        if value is not None:
-            try:
-                return max(0.0, float(value) * scale)
-            except ValueError:
-                return None
+        if value is None:
+            continue
+        try:
+            return max(0.0, float(value) * scale)
+        except ValueError:
+            pass
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        return max(0.0, when.timestamp() - time.time()) if when is not None else None
     return None
 
 
