@@ -3,6 +3,7 @@ torch is imported or the MLflow store is created: exit 2, one line naming
 the file and the field, no traceback."""
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -13,34 +14,49 @@ import yaml
 from maao.spec import SPEC_DIR, load_spec
 from maao.speccheck import BUILTIN_METHODS, SpecError, method_names
 
-PROBE = ("import sys; from maao.cli import main; rc = main(sys.argv[1:]); "
-         "print('TORCH-IMPORTED' if 'torch' in sys.modules else 'no-torch'); sys.exit(rc)")
+# One fresh interpreter checks every case in turn (torch must still be absent
+# after each), which keeps the suite fast.
+PROBE = """
+import contextlib, io, json, sys
+from pathlib import Path
+from maao.cli import main
+results = []
+for argv, db in json.loads(sys.argv[1]):
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        try:
+            rc = main(argv + ["--tracking-uri", f"sqlite:///{db}"])
+        except SystemExit as exit:
+            rc = exit.code
+    results.append([rc, err.getvalue(), "torch" in sys.modules, Path(db).exists()])
+print(json.dumps(results))
+"""
 
 
-def maao(tmp_path: Path, *argv: str):
-    """`maao ARGV` in a fresh interpreter; returns (rc, stdout, stderr)."""
-    db = tmp_path / "mlflow.db"
-    done = subprocess.run([sys.executable, "-c", PROBE, *argv, "--tracking-uri", f"sqlite:///{db}"],
-                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
-    return done.returncode, done.stdout, done.stderr
+def run_cases(tmp: Path, cases: dict) -> dict:
+    todo = [[argv, str(tmp / f"{i}.db")] for i, (argv, _) in enumerate(cases.values())]
+    done = subprocess.run([sys.executable, "-c", PROBE, json.dumps(todo)], capture_output=True, text=True,
+                          timeout=300, cwd=tmp)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return dict(zip(cases, json.loads(done.stdout.strip().splitlines()[-1])))
 
 
-def assert_early_error(tmp_path, *argv, names=()):
-    rc, out, err = maao(tmp_path, *argv)
-    assert rc == 2, (rc, out, err)
+def check_early_error(result, names):
+    rc, err, torch_imported, db_created = result
+    assert rc == 2, (rc, err)
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("maao: error: "), err
     assert "Traceback" not in err
-    assert "no-torch" in out, "torch was imported before the input was checked"
-    assert not (tmp_path / "mlflow.db").exists(), "the MLflow store was created for bad input"
+    assert not torch_imported, "torch was imported before the input was checked"
+    assert not db_created, "the MLflow store was created for bad input"
     for name in names:
         assert name in lines[0], (name, lines[0])
-    return lines[0]
 
 
 def spec_file(tmp_path: Path, edit) -> Path:
     raw = yaml.safe_load((SPEC_DIR / "table3.yaml").read_text())
     raw = edit(raw)
+    tmp_path.mkdir(parents=True, exist_ok=True)
     path = tmp_path / "bad.yaml"
     path.write_text("" if raw is None else yaml.safe_dump(raw))
     return path
@@ -74,37 +90,55 @@ BAD_SPECS = {
 }
 
 
+BAD_ARGV = {
+    "unknown dataset": (["run", "--method", "single_start", "--dataset", "no_such_dataset", "--shots", "1"],
+                        ["no_such_dataset"]),
+    "zero shots": (["run", "--method", "single_start", "--dataset", "bbc_news", "--shots", "0"], ["--shots"]),
+    "unknown method": (["run", "--method", "gradient_magic", "--dataset", "bbc_news", "--shots", "1"],
+                       ["gradient_magic"]),
+    "unknown spec": (["run", "--method", "single_start", "--dataset", "bbc_news", "--shots", "1",
+                      "--spec", "table99"], ["table99"]),
+    "zero n_ctx": (["run", "--method", "single_start", "--dataset", "bbc_news", "--shots", "1", "--n-ctx", "0"],
+                   ["n_ctx"]),
+    "sweep dataset not in spec": (["sweep", "table3", "--datasets", "eurosat"], ["--datasets", "eurosat"]),
+    "sweep shots not in spec": (["sweep", "table3", "--shots", "2"], ["--shots", "2"]),
+    "sweep method typo": (["sweep", "table3", "--methods", "combined", "llm_onyl"],
+                          ["llm_onyl", "did you mean 'llm_only'"]),
+    "unknown scale": (["sweep", "table3", "--scale", "huge"], ["huge"]),
+    "zero-shot unknown dataset": (["zero-shot", "--dataset", "nope"], ["nope"]),
+}
+
+
+@pytest.fixture(scope="module")
+def early(tmp_path_factory):
+    """Every bad spec and bad command line, run in one fresh interpreter."""
+    tmp = tmp_path_factory.mktemp("early")
+    cases = {}
+    for case, (edit, names) in BAD_SPECS.items():
+        path = spec_file(tmp / case.replace(" ", "_"), edit)
+        cases["spec: " + case] = (["sweep", str(path)], [str(path), *names])
+    cases.update({"argv: " + k: v for k, v in BAD_ARGV.items()})
+    results = run_cases(tmp, cases)
+    return {case: (results[case], cases[case][1]) for case in cases}
+
+
 @pytest.mark.parametrize("case", sorted(BAD_SPECS))
-def test_bad_spec_fails_before_any_work(tmp_path, case):
-    edit, names = BAD_SPECS[case]
-    path = spec_file(tmp_path, edit)
-    assert_early_error(tmp_path, "sweep", str(path), names=[str(path), *names])
+def test_bad_spec_fails_before_any_work(early, case):
+    check_early_error(*early["spec: " + case])
 
 
-@pytest.mark.parametrize("argv,names", [
-    (["run", "--method", "single_start", "--dataset", "no_such_dataset", "--shots", "1"], ["no_such_dataset"]),
-    (["run", "--method", "single_start", "--dataset", "bbc_news", "--shots", "0"], ["--shots"]),
-    (["run", "--method", "gradient_magic", "--dataset", "bbc_news", "--shots", "1"], ["gradient_magic"]),
-    (["run", "--method", "single_start", "--dataset", "bbc_news", "--shots", "1", "--spec", "table99"],
-     ["table99"]),
-    (["run", "--method", "single_start", "--dataset", "bbc_news", "--shots", "1", "--n-ctx", "0"], ["n_ctx"]),
-    (["sweep", "table3", "--datasets", "eurosat"], ["--datasets", "eurosat"]),
-    (["sweep", "table3", "--shots", "2"], ["--shots", "2"]),
-    (["sweep", "table3", "--methods", "combined", "llm_onyl"], ["llm_onyl", "did you mean 'llm_only'"]),
-    (["sweep", "table3", "--scale", "huge"], ["huge"]),
-    (["zero-shot", "--dataset", "nope"], ["nope"]),
-])
-def test_bad_command_line_fails_before_torch(tmp_path, argv, names):
-    assert_early_error(tmp_path, *argv, names=names)
+@pytest.mark.parametrize("case", sorted(BAD_ARGV))
+def test_bad_command_line_fails_before_torch(early, case):
+    check_early_error(*early["argv: " + case])
 
 
 def test_bad_method_setting_is_one_line_before_the_store(tmp_path):
     """A setting only the method class knows (checked after torch, before MLflow)."""
     path = spec_file(tmp_path, lambda r: _set(r, "method_settings.llm_only.proposals_per_iter", 3))
-    rc, out, err = maao(tmp_path, "sweep", str(path))
+    ((rc, err, _, db_created),) = run_cases(tmp_path, {"x": (["sweep", str(path)], [])}).values()
     assert rc == 2 and len(err.strip().splitlines()) == 1, err
     assert str(path) in err and "proposals_per_iter" in err and "llm_only" in err
-    assert not (tmp_path / "mlflow.db").exists()
+    assert not db_created
 
 
 def test_committed_specs_are_valid_and_expand():

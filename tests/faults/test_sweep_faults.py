@@ -37,7 +37,7 @@ scales:
     shots: [1]
     seeds: [1, 2]
     budget: {rounds: 2, steps_per_round: 2, final_steps: 2}
-    llm: {model: fake-model, temperature: 0.7, max_tokens: 80, seed: 0, max_retries: 0, timeout_s: 60}
+    llm: {model: fake-model, temperature: 0.7, max_tokens: 80, seed: 0, max_retries: 1, backoff_s: 0.1, timeout_s: 60}
 """
 WORDS = ["photo", "picture", "image", "snapshot", "drawing", "sketch", "scan"]
 
@@ -56,14 +56,15 @@ class Env:
         self.spec = root / "tiny.yaml"
         self.spec.write_text(SPEC)
 
-    def start(self, db: Path, *argv, mode="replay", responses: Path | None = None, command="sweep"):
+    def start(self, db: Path, *argv, mode="replay", responses: Path | None = None, command="sweep",
+              extra_env=None):
         cmd = [sys.executable, "-m", "maao.cli", command]
         cmd += [str(self.spec)] if command == "sweep" else ["--spec", str(self.spec)]
         cmd += [*argv, "--tracking-uri", f"sqlite:///{db}", "--llm-mode", mode,
                 "--responses", str(responses or self.root / "ref.jsonl"),
                 "--llm-base-url", self.server.base_url, "-v"]
         env = {**os.environ, "MAAO_CACHE_DIR": str(self.root / "cache"), "MAAO_THREADS": "1",
-               "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+               "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", **(extra_env or {})}
         return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                 cwd=self.root)
 
@@ -188,3 +189,25 @@ def test_a_test_server_run_is_never_served_as_the_replayed_one(env, tmp_path):
     with pytest.warns(UserWarning, match="ignored 2 finished run"):
         df = load_runs(f"sqlite:///{db}", "tiny", "mini", responses=env.root / "ref.jsonl")
     assert df.set_index(["method", "seed"]).loc[("combined", 1), "run_id"] == replay_run
+
+
+def test_planted_key_reaches_no_output_of_a_run(env, tmp_path):
+    """Item 6 end to end: the server echoes pieces of the key in an error and in
+    a reply; no 8-character piece of it is in stdout/stderr, the MLflow store,
+    its artifacts or the recorded responses."""
+    secret = "sk-live-Qm29XcVt7LpW4rNsY8dHbK"
+    db, jsonl = tmp_path / "mlflow.db", tmp_path / "r.jsonl"
+    env.server.script(Fault.status(503, f"overloaded; key {secret[3:]}"),
+                      f"1. a photo of a {{}} {secret[5:21]}\n2. a scan of a {{}}.")
+    proc = env.start(db, "--method", "combined", "--dataset", "intent_recognition", "--shots", "1",
+                     "--seed", "2", command="run", mode="record-missing", responses=jsonl,
+                     extra_env={"OPENAI_API_KEY": secret, "MAAO_TEST_NOTE": secret})
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err[-3000:]
+    assert "retry 1/" in err                                   # the echoing error was logged
+    pieces = {secret[i:i + 8] for i in range(len(secret) - 7)}
+    outputs = {"stdout+stderr": out + err}
+    outputs.update({str(p): p.read_bytes().decode("latin-1") for p in tmp_path.rglob("*") if p.is_file()})
+    assert any("llm_transcript.json" in name for name in outputs) and jsonl.exists()
+    leaks = {name: sorted(p for p in pieces if p in text) for name, text in outputs.items()}
+    assert not any(leaks.values()), leaks
