@@ -75,15 +75,16 @@ def load_spec(name_or_path: str) -> Spec:
 
 
 def _row(entry, path) -> dict:
-    """A methods entry: a registry name, or an ablation row
-    {name, method, settings, budget} (e.g. the combined method without OT)."""
+    """A methods entry: a registry name, or an ablation row {name, method,
+    settings, budget, problem} (e.g. the combined method without OT, or with
+    cosine projection: `problem` updates the scale's ProblemSettings)."""
     if isinstance(entry, str):
-        return {"name": entry, "method": entry, "settings": None, "budget": {}}
-    unknown = set(entry) - {"name", "method", "settings", "budget"}
+        return {"name": entry, "method": entry, "settings": None, "budget": {}, "problem": {}}
+    unknown = set(entry) - {"name", "method", "settings", "budget", "problem"}
     if "name" not in entry or "method" not in entry or unknown:
         raise SpecError(f"{path}: a methods entry needs 'name' and 'method' "
-                        f"(and optionally 'settings', 'budget'); got {entry}")
-    return {"settings": None, "budget": {}, **entry}
+                        f"(and optionally 'settings', 'budget', 'problem'); got {entry}")
+    return {"settings": None, "budget": {}, "problem": {}, **entry}
 
 
 def _typed(cls, values: dict | None, where: str):
@@ -135,12 +136,14 @@ def expand(spec: Spec, scale: str, datasets=None, shots=None, seeds=None, method
         return list(given)
 
     configs = []
-    problem = _typed(ProblemSettings, body.get("problem"), f"{where}.problem") or ProblemSettings()
+    scale_problem = dict(body.get("problem") or {})
     gradient = _typed(GradientSettings, body.get("gradient"), f"{where}.gradient")
     budget = _typed(Budget, body.get("budget"), f"{where}.budget")
     rows = {row["name"]: row for row in spec.rows(scale)}
     for name in pick(methods, list(rows), "method"):
         row = rows[name] if name in rows else _row(name, spec.path)
+        problem = _typed(ProblemSettings, {**scale_problem, **row["problem"]},
+                         f"{where}: method {name!r} problem")
         method = row["method"]
         # A row's own settings win; else the spec's, updated by the scale's
         # (e.g. the mini scale's perturbation, calibrated to its backbone).

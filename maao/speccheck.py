@@ -18,7 +18,7 @@ SCALE_KEYS = ("backbone", "backbone_options", "recipe", "datasets", "shots", "se
               "problem", "gradient", "budget", "responses", "data_seed", "eval_every", "methods",
               "method_settings")
 REQUIRED_SCALE = ("backbone", "recipe", "datasets", "shots", "seeds")
-ROW_KEYS = ("name", "method", "settings", "budget")
+ROW_KEYS = ("name", "method", "settings", "budget", "problem")
 BUDGET_OVERRIDES = ("rounds", "steps_per_round", "final_steps", "keep_total")
 BUILTIN_METHODS = ("combined",)     # maao.methods._builtin; the rest are entry points
 
@@ -116,6 +116,8 @@ def _row(where: str, entry, methods: set) -> str:
         raise SpecError(f"{where}.method: unknown method {entry['method']!r}{_hint(entry['method'], methods)}; "
                         f"known: {sorted(methods)}")
     _method_settings(f"{where}.settings", entry.get("settings"), entry["method"])
+    if entry.get("problem") is not None:
+        _mapping(f"{where}.problem", entry["problem"])
     budget = entry.get("budget") or {}
     _keys(f"{where}.budget", budget, BUDGET_OVERRIDES)
     for k, v in budget.items():

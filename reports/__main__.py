@@ -1,4 +1,4 @@
-"""python -m reports {table3,table4,table5,table6,figure2} --tracking-uri URI --scale mini --out DIR"""
+"""python -m reports {table3,...,table8,figure2} --tracking-uri URI --scale mini --out DIR"""
 
 from __future__ import annotations
 

@@ -5,7 +5,10 @@ Used by Table 3 (``reports.table3``) and reusable for the ablations (Tables
 datasets plus an Average column, cells are mean ± sample std over seeds of
 the per-seed shot-averaged accuracy (``reports.spread``).  One row is the
 *reference* (the combined method); every other row is compared with it,
-paired over (dataset, shots, seed).  Markdown/LaTeX rendering lives in
+paired over (dataset, shots, seed).  A spec may instead list explicit
+``pairs`` ((row, baseline), ...), e.g. Table 8's "combined vs gradient at
+each prompt length": then exactly those comparisons are made (row −
+baseline), Holm-adjusted over the pairs.  Markdown/LaTeX rendering lives in
 ``reports.render``.
 """
 
@@ -24,7 +27,7 @@ from scipy import stats as _st
 
 from . import coverage, spread, stats
 from .paper_numbers import PAPER
-from .render import AVG, DAGGER, DDAGGER, render_latex, render_markdown  # render_* re-exported
+from .render import AVG, DAGGER, DDAGGER, fmt_p, render_latex, render_markdown  # render_* re-exported
 
 __all__ = [
     "TableSpec",
@@ -49,7 +52,7 @@ class TableSpec:
     name: str  # file stem, e.g. "table3"
     title: str
     methods: tuple  # ((key, label), ...) in row order
-    reference: str  # key of the method every other row is compared with
+    reference: str | None  # key of the method every other row is compared with (None: use pairs)
     paper: str | None = None  # key into paper_numbers.PAPER
     datasets: tuple | None = None  # column order; default: sorted names in the data
     value: str = "test_accuracy"
@@ -59,6 +62,11 @@ class TableSpec:
     n_resamples: int = 9999
     random_state: int = 0
     decimals: int = 2
+    # ((row, baseline), ...): compare exactly these pairs (row − baseline) instead of the
+    # reference against every other row; Holm over the pairs.  None: reference mode.
+    pairs: tuple | None = None
+    # Rows of the paper's table whose published numbers are missing (printed as "–").
+    paper_missing: tuple = ()
 
     @property
     def labels(self) -> dict:
@@ -68,6 +76,13 @@ class TableSpec:
     def baselines(self) -> list:
         return [k for k, _ in self.methods if k != self.reference]
 
+    @property
+    def comparisons(self) -> list:
+        """[(row, baseline), ...]: each test's difference is row − baseline."""
+        if self.pairs is not None:
+            return [(a, b) for a, b in self.pairs]
+        return [(self.reference, b) for b in self.baselines]
+
 
 @dataclass
 class TableResult:
@@ -76,7 +91,7 @@ class TableResult:
     datasets: list  # column order (without Average)
     cells: pd.DataFrame  # method, dataset, shots, seed, value; sorted
     summary: pd.DataFrame  # method, label, dataset (+Average), n (seeds), n_cells, mean, std, best, marker
-    significance: pd.DataFrame  # one row per baseline (see stats.compare_to_reference)
+    significance: pd.DataFrame  # one row per baseline (see stats.compare_to_reference); with pairs: + "row"
     paper: pd.DataFrame | None  # method, label, dataset (+Average), mean, best
     caption: str
     ordering: str
@@ -117,7 +132,15 @@ def _paper_frame(spec: TableSpec) -> pd.DataFrame | None:
     labels = dict(p.get("labels", {}))
     labels.update(spec.labels)
     rows = []
-    for key, vals in p["rows"].items():
+    items = list(p["rows"].items())
+    if spec.paper_missing:  # published rows without numbers, in the spec's row order
+        nan = {d: math.nan for d in p["datasets"]}
+        known = dict(items)
+        keys = [k for k, _ in spec.methods if k in known or k in spec.paper_missing]
+        keys += [k for k in known if k not in keys]
+        keys += [k for k in spec.paper_missing if k not in keys]
+        items = [(k, known.get(k, nan)) for k in keys]
+    for key, vals in items:
         ds_vals = [vals[d] for d in p["datasets"]]
         for d in p["datasets"]:
             rows.append(dict(method=key, label=labels.get(key, key), dataset=d, mean=float(vals[d])))
@@ -144,10 +167,27 @@ def _ordering_paragraph(res_summary, paper, sig, spec: TableSpec, scale: str, n_
     ours = res_summary[(res_summary["dataset"] == AVG)].set_index("method")["mean"]
     ours = {k: float(v) for k, v in ours.items() if np.isfinite(v)}
     lines = [f"**Does the {scale} scale reproduce the paper's ordering?** "]
+
+    def pairs_tail(missing=()) -> str:  # explicit pairs: the within-pair verdicts always follow
+        tail = [_pairs_verdict(sig, paper, spec, scale)]
+        if n_note:
+            tail.append(n_note + " ")
+        if missing:
+            tail.append(f"Not compared (no results on every dataset): {', '.join(missing)}. ")
+        if paper is not None:
+            tail.append(
+                f"Absolute values are not comparable: the paper uses its own datasets and backbone, "
+                f"the {scale} scale uses different ones."
+            )
+        return "".join(tail)
+
     if paper is None:
         lines.append("No published numbers are recorded for this table, so no comparison is made.")
+        if spec.pairs is not None:
+            return ("".join(lines) + " " + pairs_tail()).strip()
         return "".join(lines)
     pav = paper[paper["dataset"] == AVG].set_index("method")["mean"]
+    pav = pav[np.isfinite(pav.to_numpy(dtype=float))]  # rows of spec.paper_missing have no number
     common = [k for k, _ in spec.methods if k in ours and k in pav.index]
     missing = [labels[k] for k, _ in spec.methods if k not in ours]
     if len(common) < 2 and not missing:
@@ -155,12 +195,16 @@ def _ordering_paragraph(res_summary, paper, sig, spec: TableSpec, scale: str, n_
             f"Only {len(common)} of this table's rows is also a row of the paper's table (the {scale} "
             "scale ablates other settings), so the orderings are not compared."
         )
+        if spec.pairs is not None:
+            return ("".join(lines) + " " + pairs_tail()).strip()
         return "".join(lines)
     if len(common) < 2:
         lines.append(
             f"Too few methods have results on every dataset ({len(common)}) to compare orderings"
             f"; missing: {', '.join(missing)}."
         )
+        if spec.pairs is not None:
+            return ("".join(lines) + " " + pairs_tail()).strip()
         return "".join(lines)
     o = {k: ours[k] for k in common}
     p = {k: float(pav[k]) for k in common}
@@ -178,6 +222,11 @@ def _ordering_paragraph(res_summary, paper, sig, spec: TableSpec, scale: str, n_
         lines.append(
             f"The orderings differ (Kendall's tau = {tau:.2f}); rank changes for: {', '.join(moved)}. "
         )
+    unpublished = [labels.get(k, k) for k in spec.paper_missing if k in ours]
+    if unpublished:
+        lines.append(f"The paper publishes no number for {', '.join(unpublished)}, so it is not ranked. ")
+    if spec.pairs is not None:
+        return ("".join(lines) + pairs_tail(missing)).strip()
     ref = spec.reference
     if ref in common:
         r_o, r_p = o_order.index(ref) + 1, p_order.index(ref) + 1
@@ -212,6 +261,71 @@ def _ordering_paragraph(res_summary, paper, sig, spec: TableSpec, scale: str, n_
         f"the {scale} scale uses different ones."
     )
     return "".join(lines).strip()
+
+
+def _pairs_verdict(sig, paper, spec: TableSpec, scale: str) -> str:
+    """One clause per pair: the mean difference row − baseline over paired cells, its CI,
+    the Holm-adjusted Wilcoxon p and verdict, and the paper's difference of averages."""
+    labels, d = spec.labels, spec.decimals
+    pav = {}
+    if paper is not None:
+        pav = {k: float(v) for k, v in paper[paper["dataset"] == AVG].set_index("method")["mean"].items()}
+    parts = []
+    for _, r in sig.iterrows():
+        a, b = r["row"], r["baseline"]
+        la, lb = labels.get(a, a), labels.get(b, b)
+        if not np.isfinite(r["mean_diff"]):
+            parts.append(f"{la} − {lb}: no paired cells")
+            continue
+        ci = ("CI n/a" if not np.isfinite(r["ci_low"])
+              else f"{int(spec.confidence * 100)}% CI [{r['ci_low']:+.{d}f}, {r['ci_high']:+.{d}f}]")
+        if r["marker"] == DAGGER:
+            verdict = f"{la} significantly better"
+        elif r["marker"] == DDAGGER:
+            verdict = f"{lb} significantly better"
+        else:
+            verdict = "not significant"
+        txt = (f"{la} − {lb} = {r['mean_diff']:+.{d}f} ({ci}, n = {int(r['n_pairs'])} pairs, "
+               f"Holm p = {fmt_p(r['holm_p'])}: {verdict})")
+        pa, pb = pav.get(a, math.nan), pav.get(b, math.nan)
+        if np.isfinite(pa) and np.isfinite(pb):
+            pdiff = pa - pb
+            sp, so = np.sign(_round(pdiff, 2)), np.sign(_round(float(r["mean_diff"]), d))
+            agree = "same sign" if sp == so else ("opposite sign" if sp * so < 0 else "one of them is zero")
+            txt += f"; paper {pdiff:+.2f} ({agree})"
+        elif paper is not None:
+            txt += "; paper: no published difference"
+        parts.append(txt)
+    src = "; paper: difference of its published averages" if paper is not None else ""
+    return (f"Within each pair, paired over (dataset, shots, seed) cells at {scale} scale (Holm-adjusted "
+            f"Wilcoxon p, alpha = {spec.alpha}{src}): " + "; ".join(parts) + ". ")
+
+
+def _compare_pairs(cells: pd.DataFrame, spec: TableSpec) -> pd.DataFrame:
+    """``stats.compare_to_reference`` for explicit (row, baseline) pairs: one row per pair
+    (column ``row`` first), differences row − baseline, Holm across the pairs."""
+    keys = set(spec.labels)
+    bad = [x for pr in spec.pairs for x in pr if x not in keys]
+    if bad:
+        raise ValueError(f"pairs name rows not in the table: {', '.join(bad)}")
+    parts = []
+    for a, b in spec.comparisons:
+        one = stats.compare_to_reference(
+            cells, a, [b], pair_on=spec.pair_on, value=spec.value, alpha=spec.alpha,
+            confidence=spec.confidence, n_resamples=spec.n_resamples, random_state=spec.random_state,
+        )
+        one.insert(0, "row", a)
+        parts.append(one)
+    out = pd.concat(parts, ignore_index=True)
+    out["holm_p"] = stats.holm(out["wilcoxon_p"].to_numpy(dtype=float))
+    markers = []
+    for _, r in out.iterrows():  # same rule as stats.compare_to_reference, over the pairs' Holm p
+        m = ""
+        if np.isfinite(r["holm_p"]) and r["holm_p"] < spec.alpha:
+            m = DAGGER if r["mean_diff"] > 0 else (DDAGGER if r["mean_diff"] < 0 else "")
+        markers.append(m)
+    out["marker"] = markers
+    return out
 
 
 def build_table(df: pd.DataFrame, spec: TableSpec, expected: set | None = None) -> "TableResult":
@@ -256,13 +370,19 @@ def build_table(df: pd.DataFrame, spec: TableSpec, expected: set | None = None) 
     majority, majority_notes = spread.majority(df, datasets, spec.decimals)
     notes += majority_notes
 
-    present_baselines = [b for b in spec.baselines]
-    sig = stats.compare_to_reference(
-        cells, spec.reference, present_baselines, pair_on=spec.pair_on, value=spec.value,
-        alpha=spec.alpha, confidence=spec.confidence, n_resamples=spec.n_resamples,
-        random_state=spec.random_state,
-    )
-    marker = dict(zip(sig["baseline"], sig["marker"]))
+    if spec.pairs is None:
+        present_baselines = [b for b in spec.baselines]
+        sig = stats.compare_to_reference(
+            cells, spec.reference, present_baselines, pair_on=spec.pair_on, value=spec.value,
+            alpha=spec.alpha, confidence=spec.confidence, n_resamples=spec.n_resamples,
+            random_state=spec.random_state,
+        )
+        marker = dict(zip(sig["baseline"], sig["marker"]))
+    else:  # a row that is the baseline of several pairs gets each pair's marker
+        sig = _compare_pairs(cells, spec)
+        marker = {}
+        for b, m in zip(sig["baseline"], sig["marker"]):
+            marker[b] = marker.get(b, "") + m
     summary["marker"] = summary["method"].map(lambda k: marker.get(k, ""))
 
     paper = _paper_frame(spec)
@@ -289,15 +409,25 @@ def build_table(df: pd.DataFrame, spec: TableSpec, expected: set | None = None) 
                 f"such a comparison can never be marked; at least {need_n} pairs are needed. "
                 f"The absence of a marker is then not evidence of no difference."
             )
+    if spec.pairs is None:
+        who = f"{ref_lab} vs each other row"
+        marks = (f"{DAGGER}: {ref_lab} significantly better; "
+                 f"{DDAGGER}: that row significantly better than {ref_lab}.")
+    else:
+        lab = spec.labels
+        who = ("only within the pairs " + "; ".join(f"{lab.get(a, a)} vs {lab.get(b, b)}"
+                                                   for a, b in spec.comparisons)
+               + " (difference: first − second)")
+        marks = (f"{DAGGER} on a row: the row it is paired with significantly better; "
+                 f"{DDAGGER}: that row significantly better than the row it is paired with.")
     caption = (
         f"{spec.title} ({scale} scale). {spread.spread_text(cells['shots'], n_txt, spec.name)} "
-        f"Bold: best per column. Significance: {ref_lab} vs each other row, paired over "
+        f"Bold: best per column. Significance: {who}, paired over "
         f"(dataset, shots, seed) cells present for both ({pairs_txt} pairs); two-sided Wilcoxon "
         f"signed-rank test (zero differences dropped; exact null distribution, by sign-flip enumeration "
         f"over mid-ranks when absolute differences tie; normal approximation beyond 50 pairs, or beyond "
         f"16 with ties), Holm correction across the {k} comparison(s) applied to the "
-        f"Wilcoxon p-values, alpha = {spec.alpha}. {DAGGER}: {ref_lab} significantly better; "
-        f"{DDAGGER}: that row significantly better than {ref_lab}. Paired t-test p and the "
+        f"Wilcoxon p-values, alpha = {spec.alpha}. {marks} Paired t-test p and the "
         f"{int(spec.confidence * 100)}% paired bootstrap CI of the mean difference (BCa, percentile "
         f"fallback; {spec.n_resamples} resamples, seed {spec.random_state}) are reported alongside. "
         + (n_note if n_note else "")
@@ -359,10 +489,14 @@ def significance_csv_text(res: TableResult) -> str:
             "wilcoxon_p", "wilcoxon_n_nonzero", "wilcoxon_method", "min_possible_p", "ttest_t", "ttest_p",
             "holm_p", "marker", "wilcoxon_note", "ttest_note"]
     g = "{:.6g}"
+    paired = res.spec.pairs is not None  # explicit pairs: the compared row comes first
+    if paired:
+        cols = ["row"] + cols
     rows = []
     for _, r in res.significance.iterrows():
-        rows.append([r["baseline"], int(r["n_pairs"]), _f(r["mean_diff"]), _f(r["ci_low"]), _f(r["ci_high"]),
-                     r["ci_method"], _f(r["wilcoxon_stat"], g), _f(r["wilcoxon_p"], g),
+        lead = [r["row"]] if paired else []
+        rows.append(lead + [r["baseline"], int(r["n_pairs"]), _f(r["mean_diff"]), _f(r["ci_low"]),
+                     _f(r["ci_high"]), r["ci_method"], _f(r["wilcoxon_stat"], g), _f(r["wilcoxon_p"], g),
                      int(r["wilcoxon_n_nonzero"]), r["wilcoxon_method"], _f(r["min_possible_p"], g),
                      _f(r["ttest_t"], g), _f(r["ttest_p"], g), _f(r["holm_p"], g), r["marker"],
                      r["wilcoxon_note"], r["ttest_note"]])

@@ -5,7 +5,9 @@ CSVs).  Besides the main table, the paired-comparison table and the paper's
 numbers, the Markdown has a per-shot block (mean over seeds per dataset x
 shots) when the run set has more than one shot setting, and both formats
 print a "Majority class (reference)" row when the runs logged
-``test_majority_accuracy``.
+``test_majority_accuracy``.  With explicit ``spec.pairs`` (Table 8) the
+significance block lists each (row, baseline) pair; published rows whose
+numbers are missing (``spec.paper_missing``) print "–".
 """
 
 from __future__ import annotations
@@ -64,8 +66,10 @@ def _sig_rows(res: "TableResult") -> list:
         ci = "n/a" if not np.isfinite(r["ci_low"]) else f"[{r['ci_low']:+.{d}f}, {r['ci_high']:+.{d}f}]"
         diff = "n/a" if not np.isfinite(r["mean_diff"]) else f"{r['mean_diff']:+.{d}f}"
         note = r["wilcoxon_note"] or ""
+        row = r["row"] if res.spec.pairs is not None else None  # explicit pairs: row − baseline
         out.append(dict(
             label=res.spec.labels.get(r["baseline"], r["baseline"]), n=int(r["n_pairs"]), diff=diff, ci=ci,
+            row=res.spec.labels.get(row, row) if row is not None else None,
             w=fmt_p(r["wilcoxon_p"]), t=fmt_p(r["ttest_p"]), holm=fmt_p(r["holm_p"]),
             marker=r["marker"], note=note,
         ))
@@ -95,7 +99,18 @@ def render_markdown(res: "TableResult") -> str:
     out.write("\n" + res.caption + "\n")
     out.write(_shots_markdown(res))
 
-    if len(res.significance):
+    if len(res.significance) and spec.pairs is not None:
+        out.write(f"\n#### Paired comparisons within pairs: row − baseline "
+                  f"(Holm over the {len(res.significance)} pairs)\n\n")
+        out.write("| Row | Baseline | n pairs | mean diff | 95% CI | Wilcoxon p | paired t p | "
+                  "Holm p (Wilcoxon) | | note |\n")
+        out.write("|---|---|---:|---:|---|---:|---:|---:|---|---|\n")
+        for r in _sig_rows(res):
+            out.write(
+                f"| {r['row']} | {r['label']} | {r['n']} | {r['diff']} | {r['ci']} | {r['w']} | {r['t']} | "
+                f"{r['holm']} | {r['marker']} | {r['note']} |\n"
+            )
+    elif len(res.significance):
         ref = spec.labels.get(spec.reference, spec.reference)
         out.write(f"\n#### Paired comparison: {ref} − row\n\n")
         out.write("| Row | n pairs | mean diff | 95% CI | Wilcoxon p | paired t p | Holm p (Wilcoxon) | | note |\n")
@@ -168,7 +183,8 @@ def _paper_rows(res: "TableResult", pcols: list, bold) -> list:
     out = []
     for key in dict.fromkeys(res.paper["method"]):
         rows = res.paper[res.paper["method"] == key].set_index("dataset")
-        cells = [f"{rows.loc[ds, 'mean']:.2f}" for ds in pcols]
+        cells = [f"{rows.loc[ds, 'mean']:.2f}" if np.isfinite(rows.loc[ds, "mean"]) else "–"
+                 for ds in pcols]  # "–": published number missing (spec.paper_missing)
         cells = [bold(t) if rows.loc[ds, "best"] else t for t, ds in zip(cells, pcols)]
         out.append((rows["label"].iloc[0], cells))
     return out
@@ -218,9 +234,19 @@ def render_latex(res: "TableResult") -> str:
         )
         out.write("Method & " + pad([_tex(c) for c in pcols]) + " \\\\\n")
         for label, cells in _paper_rows(res, pcols, lambda t: f"\\textbf{{{t}}}"):
-            out.write(f"{_tex(label)} & " + pad(cells) + " \\\\\n")
+            out.write(f"{_tex(label)} & " + pad([c.replace("–", "--") for c in cells]) + " \\\\\n")
     out.write("\\bottomrule\n\\end{tabular}\n")
-    if len(res.significance):
+    if len(res.significance) and spec.pairs is not None:
+        out.write("\n\\vspace{0.5em}\n\\begin{tabular}{llrrlrrrl}\n\\toprule\n")
+        out.write("Row & Baseline & $n$ & row $-$ baseline & 95\\% CI & Wilcoxon $p$ & $t$-test $p$ & "
+                  "Holm $p$ & \\\\\n\\midrule\n")
+        for r in _sig_rows(res):
+            out.write(
+                f"{_tex(r['row'])} & {_tex(r['label'])} & {r['n']} & {r['diff']} & {r['ci']} & {_tex(r['w'])} & "
+                f"{_tex(r['t'])} & {_tex(r['holm'])} & {_tex(r['marker'])} \\\\\n"
+            )
+        out.write("\\bottomrule\n\\end{tabular}\n")
+    elif len(res.significance):
         ref = spec.labels.get(spec.reference, spec.reference)
         out.write("\n\\vspace{0.5em}\n\\begin{tabular}{lrrlrrrl}\n\\toprule\n")
         out.write(f"Row & $n$ & {_tex(ref)} $-$ row & 95\\% CI & Wilcoxon $p$ & $t$-test $p$ & Holm $p$ & \\\\\n\\midrule\n")

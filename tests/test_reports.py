@@ -471,3 +471,188 @@ def test_figure2_csv_svg(tmp_path):
         assert x.read_bytes() == y.read_bytes()
     svg = p1[1].read_text()
     assert svg.startswith("<svg") and svg.count("<polyline") == 3 and "manual_init" in svg
+
+
+# --------------------------------------------------------------------------
+# Tables 7 and 8; explicit pairs
+# --------------------------------------------------------------------------
+def _ablation_rows(spec, seeds=(1, 2, 3), datasets=("ds_a", "ds_b"), shift=None) -> pd.DataFrame:
+    """4-shot runs for every row of ``spec``; ``shift`` adds a per-method offset."""
+    rows = []
+    for i, (k, _) in enumerate(spec.methods):
+        for di, ds in enumerate(datasets):
+            for sd in seeds:
+                rows.append(dict(method=k, dataset=ds, shots=4, seed=sd, scale="mini",
+                                 test_accuracy=60 + i + 5 * di + ((sd * 7 + i * 3 + di) % 11) / 10.0
+                                 + (shift or {}).get(k, 0.0)))
+    return pd.DataFrame(rows)
+
+
+def _regression_cases() -> dict:
+    from reports.ablations import SPECS, table_spec
+    from reports.table3 import SPEC as T3
+
+    maj = synthetic()
+    maj["test_majority_accuracy"] = maj.dataset.map({"ds_a": 90.0, "ds_b": 78.07})
+    rev = synthetic()
+    rev.loc[rev.method == "multi_start", "test_accuracy"] += 10
+    t6 = table_spec("table6", "mini", SPECS["table6"])
+    return {
+        "table3": (T3, synthetic()), "table3_majority": (T3, maj), "table3_reverse": (T3, rev),
+        "table3_small": (T3, synthetic(seeds=(1,), shots=(16,), datasets=("ds_a",))),
+        "table4": (SPECS["table4"], _ablation_rows(SPECS["table4"])),
+        "table5": (SPECS["table5"], _ablation_rows(SPECS["table5"], seeds=tuple(range(1, 9)))),
+        "table6": (SPECS["table6"], _ablation_rows(SPECS["table6"])),
+        "table6_mini": (t6, _ablation_rows(t6)),
+    }
+
+
+# sha256[:16] of Markdown + LaTeX + the three CSVs, produced by the reference-only code
+# before Tables 7/8 (explicit pairs, missing paper rows) were added.  Tables 3-6 must stay
+# byte-identical; if a deliberate change to their output breaks this, regenerate the digests.
+_REGRESSION_SHA = {
+    "table3": "3b8e7593acad6a86", "table3_majority": "48808baa34bda26c",
+    "table3_reverse": "5ca5e43c4da78325", "table3_small": "0a750212b7c0b6ca",
+    "table4": "404682e275deac75", "table5": "dd3d0e1d5d765dec", "table6": "e7fad6daa12a26ae",
+    "table6_mini": "b6f3528630938426",
+}
+
+
+def test_tables_3_to_6_output_unchanged():
+    import hashlib
+
+    from reports import method_table as mt
+
+    got = {}
+    for name, (spec, df) in _regression_cases().items():
+        res = mt.build_table(df, spec)
+        assert spec.pairs is None and "row" not in res.significance.columns
+        text = "".join(f(res) for f in (mt.render_markdown, mt.render_latex, mt.csv_text,
+                                        mt.significance_csv_text, mt.cells_csv_text))
+        got[name] = hashlib.sha256(text.encode()).hexdigest()[:16]
+    assert got == _REGRESSION_SHA
+
+
+def test_table7_builds():
+    from reports.ablations import SPECS
+    from reports.method_table import build_table as generic_build, render_markdown, significance_csv_text
+
+    spec = SPECS["table7"]
+    assert [k for k, _ in spec.methods] == ["l2", "cosine"] and spec.reference == "l2" and spec.pairs is None
+    res = generic_build(_ablation_rows(spec, seeds=tuple(range(1, 9)), shift={"l2": 3.0}), spec)
+    sig = res.significance
+    assert list(sig["baseline"]) == ["cosine"] and (sig["n_pairs"] == 16).all()
+    assert sig["holm_p"].iloc[0] == pytest.approx(sig["wilcoxon_p"].iloc[0])  # one comparison
+    assert sig["marker"].iloc[0] == "†" and sig["mean_diff"].iloc[0] > 0  # l2 − cosine
+    md = render_markdown(res)
+    assert "#### Paired comparison: L2 − row" in md and "| Cosine † |" in md
+    assert "71.39" in md and "87.09" in md  # paper's Table 7
+    assert significance_csv_text(res).startswith("baseline,n_pairs,")
+
+
+def _table8(drop=None, shift=None):
+    from reports.ablations import SPECS
+    from reports.method_table import build_table as generic_build
+
+    spec = SPECS["table8"]
+    df = _ablation_rows(spec, seeds=tuple(range(1, 9)), shift=shift)
+    if drop:
+        df = df[df.method != drop]
+    return spec, generic_build(df, spec)
+
+
+def test_table8_pairs_within_each_length():
+    from reports.method_table import render_latex, render_markdown, significance_csv_text
+
+    shift = {"combined_len4": 2.0, "combined_len8": 2.5, "combined_len16": -2.0}  # rows also step +1
+    spec, res = _table8(shift=shift)
+    sig = res.significance
+    want = [("combined_len4", "gradient_len4"), ("combined_len8", "gradient_len8"),
+            ("combined_len16", "gradient_len16")]
+    assert list(zip(sig["row"], sig["baseline"])) == want == spec.comparisons
+    np.testing.assert_allclose(sig["holm_p"], stats.holm(sig["wilcoxon_p"]))  # family of three
+    assert np.nanmin(sig["holm_p"]) == pytest.approx(3 * np.nanmin(sig["wilcoxon_p"]))
+    cells = res.cells
+    for (a, b), diff in zip(want, sig["mean_diff"]):  # row − baseline over the paired cells
+        x = cells[cells.method == a].test_accuracy.to_numpy() - cells[cells.method == b].test_accuracy.to_numpy()
+        assert diff == pytest.approx(x.mean())
+    assert (sig["n_pairs"] == 16).all()
+    assert list(sig["marker"][:2]) == ["†", "†"]
+    # markers sit on each pair's baseline, as on Tables 3-6's compared rows
+    mk = res.summary.drop_duplicates("method").set_index("method")["marker"]
+    assert mk["gradient_len4"] == "†" and mk["combined_len4"] == ""
+
+    csv_lines = significance_csv_text(res).splitlines()
+    assert csv_lines[0].startswith("row,baseline,n_pairs,")
+    assert [ln.split(",")[:2] for ln in csv_lines[1:]] == [list(p) for p in want]
+    md = render_markdown(res)
+    assert "#### Paired comparisons within pairs: row − baseline (Holm over the 3 pairs)" in md
+    assert "| Ours (length 4) | Gradient-based (length 4) | 16 | +" in md
+    assert "| Ours (length 16) | Gradient-based (length 16) | 16 | -" in md
+    assert "Holm correction across the 3 comparison(s)" in res.caption
+    assert "Ours (length 4) vs Gradient-based (length 4)" in res.caption
+    assert "Ours (length 4) − Gradient-based (length 4) = +" in res.ordering
+    assert "paper +1.86 (same sign)" in res.ordering  # 71.58 − 69.71
+    assert "L2" not in md and "reference" not in res.ordering
+    tex = render_latex(res)
+    assert "Row & Baseline & $n$ & row $-$ baseline" in tex
+    assert "Ours (length 8) & Gradient-based (length 8) & 16 &" in tex
+
+
+def test_table8_missing_paper_value_renders():
+    from reports.method_table import csv_text, render_latex, render_markdown
+
+    assert "combined_len16" not in PAPER["table8"]["rows"]
+    spec, res = _table8()
+    assert spec.paper_missing == ("combined_len16",)
+    md = render_markdown(res)
+    assert "| Ours (length 16) | – | – | – | – |" in md  # the published row, no numbers
+    assert "Parsing caveat:" in md and "combined_len16 missing" in md
+    assert "The paper publishes no number for Ours (length 16)" in res.ordering
+    assert "Ranking the 5 methods" in res.ordering
+    assert "Ours (length 16) & -- & -- & -- & -- \\\\" in render_latex(res)
+    paper_rows = [ln for ln in csv_text(res).splitlines() if ln.startswith("paper,combined_len16,")]
+    assert len(paper_rows) == 4 and all(",,," in ln for ln in paper_rows)  # empty n, mean, std
+    # a pair whose row has no runs: no pairs, p = NaN, left out of Holm's family
+    _, res = _table8(drop="combined_len16")
+    sig = res.significance.set_index("row")
+    assert sig.loc["combined_len16", "n_pairs"] == 0 and math.isnan(sig.loc["combined_len16", "holm_p"])
+    assert sig.loc["combined_len4", "holm_p"] <= 2 * sig.loc["combined_len4", "wilcoxon_p"] + 1e-12
+    assert "Ours (length 16) − Gradient-based (length 16): no paired cells" in res.ordering
+    render_markdown(res), render_latex(res)
+
+
+def test_pairs_must_name_table_rows():
+    from dataclasses import replace
+
+    from reports.ablations import SPECS
+    from reports.method_table import build_table as generic_build
+
+    spec = replace(SPECS["table8"], pairs=(("combined_len4", "nope"),))
+    with pytest.raises(ValueError, match="nope"):
+        generic_build(_ablation_rows(SPECS["table8"]), spec)
+
+
+def test_cli_table8(tmp_path):
+    pytest.importorskip("mlflow")
+    from mlflow.tracking import MlflowClient
+
+    from reports.ablations import SPECS
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = MlflowClient(tracking_uri=uri)
+    exp = client.create_experiment("maao-table8-mini")
+    for i, (k, _) in enumerate(SPECS["table8"].methods):
+        for sd in (1, 2):
+            run = client.create_run(exp, tags={"table": "table8", "method": k, "dataset": "ds", "shots": "4",
+                                               "seed": str(sd), "scale": "mini"})
+            client.log_metric(run.info.run_id, "test_accuracy", 60.0 + i + sd)
+            client.set_terminated(run.info.run_id)
+    out = tmp_path / "out"
+    r = _cli(["table8", "--tracking-uri", uri, "--scale", "mini", "--out", str(out)], tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "| Ours (length 16) | – | – | – | – |" in r.stdout
+    for n in ("table8.md", "table8.csv", "table8.tex", "table8_cells.csv", "table8_significance.csv"):
+        assert (out / n).exists(), n
+    r = _cli(["table7", "--tracking-uri", uri, "--scale", "mini", "--out", str(out)], tmp_path)
+    assert r.returncode == 2 and "maao-table7-mini" in r.stderr  # a known table, no experiment

@@ -2,12 +2,13 @@
 CoOp's layout, and stored few-shot subsets. See docs/datasets.md."""
 from .base import Dataset, DatasetError, LabelledSplit
 from .fewshot import few_shot
-from .registry import DATASETS, MINI, default_data_dir, load_dataset
+from .registry import DATASETS, MINI, MINI_RETIRED, default_data_dir, load_dataset
 from .sampling import SEEDS, SHOTS
 
 __all__ = [
     "DATASETS",
     "MINI",
+    "MINI_RETIRED",
     "SEEDS",
     "SHOTS",
     "Dataset",

@@ -39,7 +39,8 @@ def fetch_sdist(cache_dir: Path) -> Path:
         )
     if not path.exists():
         raise SystemExit(f"{path} not found: `pip download --no-deps bigbench=={bigbench_tasks.BIGBENCH_VERSION} "
-                         f"-d {cache_dir}` failed; put the sdist there or pass --sdist")
+                         f"-d {cache_dir}` failed (a recent pip, e.g. 26.3, refuses the sdist's direct-URL "
+                         f"dependency on bleurt; pip 24.0 downloads it); put the sdist there or pass --sdist")
     return path
 
 

@@ -10,7 +10,11 @@ from .base import Dataset, DatasetError
 
 Loader = Callable[[Path], Dataset]
 
-MINI = ("bbc_news", "intent_recognition", "social_support")
+# The mini sets that meet the dataset criterion (docs/datasets.md, criterion.py).
+MINI = ("bbc_news", "intent_recognition")
+# Mini sets that fail it: still registered and loadable (recordings made with
+# them replay), but no longer part of the mini scale.
+MINI_RETIRED = ("social_support",)
 DATASETS: dict[str, Loader] = {
     "bbc_news": bbc_news.load,
     "intent_recognition": bigbench_tasks.load_intent_recognition,
