@@ -56,14 +56,14 @@ def test_partial_store_writes_beside_not_over_the_committed_table(tmp_path, out_
     assert run_reports(["table4", "--tracking-uri", uri]) == 0
     assert not (out_root / "table4.md").exists() and not (out_root / "table4_cells.csv").exists()
     md = (out_root / "out" / "table4.md").read_text()
-    assert "INCOMPLETE: 32 of the 36" in md and "(none, bbc_news, 4, 1)" in md
+    assert "INCOMPLETE: 20 of the 24" in md and "(none, bbc_news, 4, 1)" in md
     assert "INCOMPLETE" in (out_root / "out" / "table4.tex").read_text()
     assert "have no finished run" in capsys.readouterr().err
 
 
 def test_complete_store_writes_the_committed_table(tmp_path, out_root):
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    assert fill_store(uri, "table4") == 36
+    assert fill_store(uri, "table4") == 24
     assert run_reports(["table4", "--tracking-uri", uri]) == 0
     md = (out_root / "table4.md").read_text()
     assert "INCOMPLETE" not in md and not (out_root / "out").exists()
@@ -73,7 +73,7 @@ def test_explicit_out_is_honoured_and_still_flags_missing_cells(tmp_path, out_ro
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     fill_store(uri, "table4", keep=lambda cell: cell[3] != 3)
     assert run_reports(["table4", "--tracking-uri", uri, "--out", str(tmp_path / "mine")]) == 0
-    assert "INCOMPLETE: 12 of the 36" in (tmp_path / "mine" / "table4.md").read_text()
+    assert "INCOMPLETE: 8 of the 24" in (tmp_path / "mine" / "table4.md").read_text()
     assert not out_root.exists()
 
 
