@@ -97,3 +97,11 @@ def test_a_scale_may_list_its_own_method_rows():
     paper = expand(spec, "paper", ["eurosat"], [16], [1])
     assert [(c.name, c.budget_overrides["steps_per_round"]) for c in mini] == [("m5", 5), ("m10", 10), ("m20", 20)]
     assert [c.name for c in paper] == ["m10", "m100", "m1000"]
+
+
+def test_paper_scale_shots_are_the_papers():
+    """Table 3's values are Table 2's averages over shots {1, 4, 8, 16} (not 1-16 in powers of 2)."""
+    from maao.spec import load_spec
+
+    for name in ("table3", "table4", "table5", "table6", "table7", "table8"):
+        assert load_spec(name).scale("paper")["shots"] == [1, 4, 8, 16], name
