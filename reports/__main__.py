@@ -1,4 +1,4 @@
-"""python -m reports {table3,...,table8,figure2} --tracking-uri URI --scale mini --out DIR"""
+"""python -m reports {table3,...,table8,figure2,figure4} --tracking-uri URI --scale mini --out DIR"""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ def _specs():
 def main(argv=None) -> int:
     specs = _specs()
     ap = argparse.ArgumentParser(prog="python -m reports", description="Build result tables from MLflow runs.")
-    ap.add_argument("table", choices=sorted(specs) + ["figure2"], help="which table/figure to build")
+    ap.add_argument("table", choices=sorted(specs) + ["figure2", "figure4"], help="which table/figure to build")
     ap.add_argument("--tracking-uri", default=os.environ.get("MLFLOW_TRACKING_URI", "sqlite:///mlflow.db"),
                     help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI or sqlite:///mlflow.db)")
     ap.add_argument("--scale", default="mini", help="mini or paper (default: mini)")
@@ -27,6 +27,8 @@ def main(argv=None) -> int:
                          "the runs do not cover every cell of the table's spec)")
     ap.add_argument("--metric", default="curve_test_accuracy",
                     help="figure2: metric history to plot (default: the test-accuracy curve)")
+    ap.add_argument("--table", dest="source_table", default="table3",
+                    help="figure4: table whose combined runs are read (default: table3)")
     args = ap.parse_args(argv)
 
     if args.table == "figure2":
@@ -39,6 +41,28 @@ def main(argv=None) -> int:
             print(f"error: {e}", file=sys.stderr)
             return 2
         paths = figure2.write_figure(figure2.aggregate(curves), args.out)
+        print("wrote: " + ", ".join(str(p) for p in paths))
+        return 0
+
+    if args.table == "figure4":
+        from . import figure4
+        from .runs import ReportError
+
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                fig = figure4.load_figure4(args.tracking_uri, args.scale, args.source_table)
+            except ReportError as e:
+                print(f"error: {e}", file=sys.stderr)
+                return 2
+        for w in caught:
+            if issubclass(w.category, UserWarning) and str(w.message).startswith("maao-"):
+                print(f"warning: {w.message}", file=sys.stderr)
+        print(f"figure4: {fig.experiment}, method combined, {fig.shots} shots (median of "
+              f"{', '.join(str(s) for s in fig.shot_settings)}), seed {fig.seed}")
+        for r in fig.runs:
+            print(f"  {r.dataset}: {r.run_name} ({r.run_id})" + (f"; {r.note}" if r.note else ""))
+        paths = figure4.write_figure4(fig, args.out)
         print("wrote: " + ", ".join(str(p) for p in paths))
         return 0
 

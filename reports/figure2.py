@@ -1,10 +1,11 @@
 """Figure 2: accuracy curves of gradient prompt tuning under different prompt
-initializations (mean over seeds, shaded ± std), as CSV + a dependency-free SVG.
+initializations (mean over seeds, shaded ± std), as CSV, a dependency-free SVG
+and a PNG (matplotlib, installed as an MLflow dependency; Agg canvas, no pyplot).
 
 Input runs: experiment ``maao-figure2-{scale}``, FINISHED runs tagged
 ``method`` (curve label, e.g. random_init / manual_init / combined) and
 ``seed``, with a metric history (default ``test_accuracy``) logged with
-``step=``.  matplotlib is not required (nor installed in the project venv).
+``step=``.
 """
 
 from __future__ import annotations
@@ -52,6 +53,9 @@ def aggregate(curves: pd.DataFrame) -> pd.DataFrame:
     Curves of different datasets are never averaged together."""
     if "dataset" not in curves:
         curves = curves.assign(dataset="all")
+    # sum in a fixed order (by seed) so the float means do not depend on row order
+    keys = ["dataset", "method", "step"] + (["seed"] if "seed" in curves else [])
+    curves = curves.sort_values(keys + ["value"], kind="mergesort")
     g = curves.groupby(["dataset", "method", "step"], sort=True)["value"]
     out = pd.DataFrame({"n": g.size(), "mean": g.mean(), "std": g.std(ddof=1)}).reset_index()
     return out
@@ -111,16 +115,64 @@ def svg_text(agg: pd.DataFrame, title: str = "Figure 2", ylabel: str = "test acc
     return o.getvalue()
 
 
+# the paper's legend labels (Fig. 2)
+_LABELS = {"random_init": "Random Initialization", "manual_init": "Manual Initialization",
+           "combined": "Ours (gradient + LLM)"}
+PNG_DPI = 150
+
+
+def png_bytes(agg: pd.DataFrame, title: str = "Figure 2", ylabel: str = "test accuracy (%)") -> bytes:
+    """The same curves as svg_text as a PNG: mean line per method, ± std band
+    (sample std over seeds), legend outside the plot.  Deterministic bytes:
+    fixed size and dpi, no Software/date metadata, matplotlib's bundled font."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(8.8, 4.4), dpi=PNG_DPI)
+    FigureCanvasAgg(fig)
+    ax = fig.add_axes((0.08, 0.12, 0.58, 0.78))
+    for i, (m, g) in enumerate(agg.groupby("method", sort=True)):
+        c = _COLORS[i % len(_COLORS)]
+        g = g.sort_values("step")
+        x, mu = g["step"].to_numpy(float), g["mean"].to_numpy(float)
+        sd = g["std"].fillna(0).to_numpy(float)
+        lo_n, hi_n = int(g["n"].min()), int(g["n"].max())
+        n = f"{lo_n}" if lo_n == hi_n else f"{lo_n}-{hi_n}"
+        ax.fill_between(x, mu - sd, mu + sd, color=c, alpha=0.18, linewidth=0)
+        ax.plot(x, mu, color=c, linewidth=1.8, marker="o" if len(x) <= 12 else None, markersize=3.5,
+                label=f"{_LABELS.get(m, m)}\nn = {n} seed{'' if hi_n == 1 else 's'}"
+                + (", no band" if hi_n < 2 else (", std 0" if not (sd > 0).any() else "")))
+    ax.set_xlabel("training step")
+    ax.set_ylabel(ylabel)
+    ax.grid(True, color="#dddddd", linewidth=0.6)
+    ax.set_axisbelow(True)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    ax.set_title(title, fontsize=12, loc="left")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.03, 1.0), frameon=False, fontsize=9,
+              title="mean ± std over seeds", title_fontsize=9, alignment="left",
+              labelspacing=0.9)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=PNG_DPI, metadata={"Software": None})
+    return buf.getvalue()
+
+
 def write_figure(agg: pd.DataFrame, out_dir=None, name: str = "figure2") -> list:
-    """<name>.csv with every dataset, and one <name>[_<dataset>].svg per dataset."""
+    """<name>.csv with every dataset, and per dataset <name>[_<dataset>].svg
+    and the same picture as <name>[_<dataset>].png (svg before png)."""
     d = Path(out_dir) if out_dir is not None else DEFAULT_OUT
     d.mkdir(parents=True, exist_ok=True)
     texts = {d / f"{name}.csv": csv_text(agg)}
     datasets = sorted(agg["dataset"].unique())
     for ds in datasets:
         suffix = "" if len(datasets) == 1 else f"_{ds}"
-        texts[d / f"{name}{suffix}.svg"] = svg_text(agg[agg["dataset"] == ds], title=f"{name}: {ds}")
-    for p, text in texts.items():
-        with open(p, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
+        sub = agg[agg["dataset"] == ds]
+        texts[d / f"{name}{suffix}.svg"] = svg_text(sub, title=f"{name}: {ds}")
+        texts[d / f"{name}{suffix}.png"] = png_bytes(sub, title=f"Figure 2: {ds}, test accuracy during prompt tuning")
+    for p, data in texts.items():
+        if isinstance(data, bytes):
+            p.write_bytes(data)
+        else:
+            with open(p, "w", encoding="utf-8", newline="") as fh:
+                fh.write(data)
     return list(texts)
