@@ -24,6 +24,8 @@ import os
 from pathlib import Path
 from typing import Iterator
 
+from .filelock import exclusive
+
 
 def lock_dir(uri: str) -> Path:
     if uri.startswith("sqlite:///"):
@@ -37,13 +39,8 @@ def lock_dir(uri: str) -> Path:
 def store_lock(uri: str) -> Iterator[None]:
     path = lock_dir(uri) / "store.lock"
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+    with exclusive(path):
         yield
-    finally:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        os.close(fd)
 
 
 def _lease_path(uri: str, run_id: str) -> Path:

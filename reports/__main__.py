@@ -15,6 +15,23 @@ def _specs():
     return {"table3": SPEC, **SPECS}
 
 
+def _load(loader, *args, **kwargs):
+    """Run a loader; print its "maao-..." warnings; a ReportError -> one line, None."""
+    from .runs import ReportError
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            result = loader(*args, **kwargs)
+        except ReportError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return None
+    for w in caught:
+        if issubclass(w.category, UserWarning) and str(w.message).startswith("maao-"):
+            print(f"warning: {w.message}", file=sys.stderr)
+    return result
+
+
 def main(argv=None) -> int:
     specs = _specs()
     ap = argparse.ArgumentParser(prog="python -m reports", description="Build result tables from MLflow runs.")
@@ -33,12 +50,9 @@ def main(argv=None) -> int:
 
     if args.table == "figure2":
         from . import figure2
-        from .runs import ReportError
 
-        try:
-            curves = figure2.load_curves(args.tracking_uri, args.scale, args.metric)
-        except ReportError as e:
-            print(f"error: {e}", file=sys.stderr)
+        curves = _load(figure2.load_curves, args.tracking_uri, args.scale, args.metric)
+        if curves is None:
             return 2
         paths = figure2.write_figure(figure2.aggregate(curves), args.out)
         print("wrote: " + ", ".join(str(p) for p in paths))
@@ -46,18 +60,10 @@ def main(argv=None) -> int:
 
     if args.table == "figure4":
         from . import figure4
-        from .runs import ReportError
 
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            try:
-                fig = figure4.load_figure4(args.tracking_uri, args.scale, args.source_table)
-            except ReportError as e:
-                print(f"error: {e}", file=sys.stderr)
-                return 2
-        for w in caught:
-            if issubclass(w.category, UserWarning) and str(w.message).startswith("maao-"):
-                print(f"warning: {w.message}", file=sys.stderr)
+        fig = _load(figure4.load_figure4, args.tracking_uri, args.scale, args.source_table)
+        if fig is None:
+            return 2
         print(f"figure4: {fig.experiment}, method combined, {fig.shots} shots (median of "
               f"{', '.join(str(s) for s in fig.shot_settings)}), seed {fig.seed}")
         for r in fig.runs:
@@ -68,19 +74,12 @@ def main(argv=None) -> int:
 
     from . import coverage
     from .method_table import build_table, render_markdown, write_all
-    from .runs import ReportError, load_runs
+    from .runs import load_runs
 
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            df = load_runs(args.tracking_uri, args.table, args.scale,
-                           responses=coverage.responses_file(args.table, args.scale))
-        except ReportError as e:
-            print(f"error: {e}", file=sys.stderr)
-            return 2
-    for w in caught:
-        if issubclass(w.category, UserWarning) and str(w.message).startswith("maao-"):
-            print(f"warning: {w.message}", file=sys.stderr)
+    df = _load(load_runs, args.tracking_uri, args.table, args.scale,
+               responses=coverage.responses_file(args.table, args.scale))
+    if df is None:
+        return 2
     from .ablations import table_spec
     from .method_table import DEFAULT_OUT
 

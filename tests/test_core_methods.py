@@ -224,7 +224,7 @@ def test_keep_total_that_cannot_hold_is_a_clear_error(minilm, maao_cache_dir):
     fits = resolve(replace(config, budget_overrides={"steps_per_round": 10, "keep_total": True}), problem)
     base = resolve(config, problem)
     assert fits.budget.total_steps == base.budget.total_steps
-    with pytest.raises(ValueError, match=r"keep_total: 3 rounds x 100 steps = 300 steps exceed .* budget of 60 steps"):
+    with pytest.raises(ValueError, match=r"keep_total: 3 rounds x 100 steps = 300 steps exceed .* budget of 90 steps"):
         resolve(replace(config, budget_overrides={"steps_per_round": 100, "keep_total": True}), problem)
 
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 import difflib
-import fcntl
 import hashlib
 import json
 import logging
@@ -32,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
+from ..filelock import exclusive
 from ..redact import redact_obj
 from .errors import CorruptRecord, PositionalFallbackWarning, ReplayMiss
 from .numbers import DEFAULT_ABS_TOL, DEFAULT_REL_TOL, request_number_differences
@@ -351,13 +351,8 @@ class ResponseStore:
         """Serialise writers (parallel runs recording into one file) with a
         flock on the directory: no lock file appears next to the JSONL."""
         self.records_path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.records_path.parent, os.O_RDONLY)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+        with exclusive(self.records_path.parent, create=False):
             yield
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-            os.close(fd)
 
     def save(self, record: dict) -> None:
         """Add or overwrite one record; re-reads the file under the lock so
