@@ -17,7 +17,7 @@ import math
 from dataclasses import dataclass
 
 from maao.llm import parse_templates
-from maao.methods import Method, MethodResult, RunContext
+from maao.contract import Method, MethodResult, RunContext
 
 
 @dataclass(frozen=True)

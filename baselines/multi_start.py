@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import torch
 
 from maao.gradient import GradientDescent, logging_callback
-from maao.methods import Method, MethodResult, RunContext
+from maao.contract import Method, MethodResult, RunContext
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,7 @@ class MultiStart(Method):
                 restart = restart + std * torch.randn(restart.shape, generator=ctx.generator)
             gd.start(restart)
         gd.run(ctx.budget.final_steps, on_step)
-        return MethodResult(prompt=gd.ctx.detach().clone())
+        return gd.result()
 
 
 class MultiStartPerturbed(MultiStart):

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from maao.gradient import GradientDescent, logging_callback
-from maao.methods import Method, MethodResult, RunContext
+from maao.contract import Method, MethodResult, RunContext
 
 
 @dataclass(frozen=True)
@@ -31,4 +31,4 @@ class SingleStart(Method):
         gd.start(ctx.problem.embed_template(text) if text
                  else ctx.problem.init_random(ctx.generator))
         gd.run(ctx.budget.total_steps, logging_callback(ctx.problem, ctx.log))
-        return MethodResult(prompt=gd.ctx.detach().clone())
+        return gd.result()

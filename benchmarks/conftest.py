@@ -115,11 +115,15 @@ def make_problem_class():
         batch's raw inputs inside every training step instead of using the
         cached features (what an implementation without a feature cache does).
         """
-        pad_length: int | None = None
         reencode: bool = False
 
-        def _pad_to(self):
-            return self.pad_length
+        @property
+        def pad_length(self) -> int | None:
+            return self.learner._pad_to
+
+        @pad_length.setter
+        def pad_length(self, value: int | None) -> None:
+            self.learner._pad_to = value   # the learner pads its class prompts
 
         def loss(self, ctx, index):
             if not self.reencode:

@@ -13,7 +13,7 @@ import torch
 
 from .gradient import GradientDescent, logging_callback
 from .instructions import InstructionSettings, ScoredTemplate, build_messages
-from .methods import Method, MethodResult, RunContext
+from .contract import Method, MethodResult, RunContext
 
 
 @dataclass(frozen=True)
@@ -111,4 +111,4 @@ class Combined(Method):
             log.record("rounds", entry)
         gd.run(ctx.budget.final_steps, on_step)
         log.counters.setdefault("llm_fallbacks", 0)
-        return MethodResult(prompt=gd.ctx.detach().clone())
+        return gd.result()

@@ -1,10 +1,13 @@
 """The gradient optimizer every method shares (CoOp's recipe by default).
 
-One object owns the soft prompt, the optimizer, the learning-rate schedule and
-the data order, and counts global steps, so that methods which restart
+One object trains the problem's prompt learner (its soft context and any other
+parameters, e.g. TCP's meta-net), owns the optimizer, the learning-rate
+schedule and the data order, and counts global steps, so that methods which restart
 (multi-start, the combined optimizer) all follow one schedule over the same
 total budget N*m + M. Whether a restart resets the optimizer state is a setting
 (`reset_optimizer_on_restart`); the schedule always runs over the whole budget.
+A restart replaces only the context; the learner's other parameters are kept
+unless its settings re-draw them (TCP's `reset_meta_net_on_restart`).
 """
 from __future__ import annotations
 
@@ -13,6 +16,8 @@ from dataclasses import dataclass
 from typing import Callable
 
 import torch
+
+from .contract import MethodResult
 
 
 @dataclass(frozen=True)
@@ -27,6 +32,8 @@ class GradientSettings:
     schedule: str = "cosine"        # cosine, stepped per epoch as in Dassl; or "constant"
     reset_optimizer_on_restart: bool = True
     grad_clip: float | None = None
+    # Adam's epsilon; None = torch's 1e-8. TCP's reference needs 1e-3 (fp16).
+    adam_eps: float | None = None
     # Dassl's train loader drops the last partial batch when the split holds
     # at least one full batch (CoOp's behaviour); False trains on it too
     # (ceil(n / batch) steps per epoch, this suite's rule before spec v2).
@@ -39,6 +46,12 @@ class GradientSettings:
             raise ValueError(f"unknown schedule {self.schedule!r}")
         if self.lr <= 0 or self.batch_size <= 0:
             raise ValueError("lr and batch_size must be positive")
+        if self.adam_eps is not None and (self.adam_eps <= 0 or self.optimizer == "sgd"):
+            raise ValueError("adam_eps must be positive and applies to adam/adamw only")
+
+    #: Fields left out of a run's identity while unset (None), so that runs
+    #: recorded before they existed keep their hash.
+    OPTIONAL = ("adam_eps",)
 
 
 def steps_per_epoch(n_train: int, batch_size: int, drop_last: bool = True) -> int:
@@ -61,28 +74,47 @@ class GradientDescent:
         self.steps_per_epoch = steps_per_epoch(n, settings.batch_size, settings.drop_last)
         self.total_epochs = max(1, math.ceil(total_steps / self.steps_per_epoch))
         self.step = 0
-        self.ctx: torch.nn.Parameter | None = None
+        self._ctx: torch.nn.Parameter | None = None
         self.optimizer: torch.optim.Optimizer | None = None
         self._order = torch.empty(0, dtype=torch.long)
 
     # -- state --------------------------------------------------------------
+    @property
+    def learner(self):
+        return self.problem.learner
+
+    @property
+    def ctx(self) -> torch.nn.Parameter | None:
+        """The soft context being trained (the learner's)."""
+        return self._ctx
+
     def start(self, ctx: torch.Tensor) -> None:
         """(Re)start from `ctx` [n_ctx, d]; the first call or a restart."""
-        self.ctx = torch.nn.Parameter(ctx.detach().clone())
-        if self.optimizer is None or self.settings.reset_optimizer_on_restart:
-            self.optimizer = self._make_optimizer([self.ctx])
-        else:  # keep moments: re-point the optimizer at the new tensor
-            old = self.optimizer.param_groups[0]["params"][0]
-            state = self.optimizer.state.pop(old, {})
-            self.optimizer.param_groups[0]["params"] = [self.ctx]
-            self.optimizer.state[self.ctx] = state
+        first = self.optimizer is None
+        if first or self.learner.reset_extras_on_restart():
+            self.learner.reset_extras(self.generator)   # CoOp has none: draws nothing
+        self._ctx = self.learner.set_context(ctx)
+        params = [self._ctx, *self.learner.extra_parameters()]
+        if first or self.settings.reset_optimizer_on_restart:
+            self.optimizer = self._make_optimizer(params)
+        else:  # keep moments: re-point the optimizer's context slot at the new tensor
+            group = self.optimizer.param_groups[0]
+            state = self.optimizer.state.pop(group["params"][0], {})
+            group["params"][0] = self._ctx
+            self.optimizer.state[self._ctx] = state
+
+    def result(self) -> MethodResult:
+        """The trained prompt and the learner's other trained parameters."""
+        return MethodResult(prompt=self._ctx.detach().clone(),
+                            learner_state=self.learner.extra_state())
 
     def _make_optimizer(self, params):
         s = self.settings
         if s.optimizer == "sgd":
             return torch.optim.SGD(params, lr=s.lr, momentum=s.momentum, weight_decay=s.weight_decay)
         cls = torch.optim.AdamW if s.optimizer == "adamw" else torch.optim.Adam
-        return cls(params, lr=s.lr, weight_decay=s.weight_decay)
+        extra = {} if s.adam_eps is None else {"eps": s.adam_eps}
+        return cls(params, lr=s.lr, weight_decay=s.weight_decay, **extra)
 
     def lr_at(self, step: int) -> float:
         s = self.settings
@@ -112,11 +144,12 @@ class GradientDescent:
             lr = self.lr_at(self.step)
             for group in self.optimizer.param_groups:
                 group["lr"] = lr
-            loss = self.problem.loss(self.ctx, index)
+            loss = self.problem.loss(self._ctx, index)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if self.settings.grad_clip:
-                torch.nn.utils.clip_grad_norm_([self.ctx], self.settings.grad_clip)
+                params = [p for group in self.optimizer.param_groups for p in group["params"]]
+                torch.nn.utils.clip_grad_norm_(params, self.settings.grad_clip)
             self.optimizer.step()
             self.step += 1
             if on_step is not None:

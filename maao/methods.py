@@ -1,4 +1,4 @@
-"""One interface for every optimizer, and the registry that finds them.
+"""The registry that finds every optimizer (the interface is maao.contract).
 
 A method turns a prompt problem and a budget into a final prompt: a soft
 context (gradient methods, the combined optimizer) or a hard template (LLM-only
@@ -8,88 +8,13 @@ package never imports them.
 """
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
-from dataclasses import dataclass, field, fields
 from importlib.metadata import entry_points
-from typing import Any, ClassVar
 
-import torch
+# The contract lives in maao.contract; re-exported here for existing imports.
+from .contract import Budget, Method, MethodResult, RunContext, RunLog
 
-
-@dataclass(frozen=True)
-class Budget:
-    """Gradient steps: N rounds of m steps, then M steps (paper: N=3, m=10)."""
-    rounds: int = 3
-    steps_per_round: int = 10
-    final_steps: int = 100
-
-    def __post_init__(self):
-        if min(self.rounds, self.steps_per_round, self.final_steps) < 0:
-            raise ValueError(f"budget values must be >= 0: {self}")
-
-    @property
-    def total_steps(self) -> int:
-        return self.rounds * self.steps_per_round + self.final_steps
-
-
-@dataclass
-class RunLog:
-    """What a method reports while it runs; the tracker writes it to MLflow."""
-    metrics: list[tuple[str, float, int]] = field(default_factory=list)
-    records: dict[str, list] = field(default_factory=dict)
-    counters: dict[str, float] = field(default_factory=dict)
-    progress: Any = None            # a tqdm bar advanced once per gradient step, if any
-    eval_every: int | None = None   # log a test-accuracy curve every n steps (Figure 2)
-
-    def metric(self, name: str, value: float, step: int) -> None:
-        self.metrics.append((name, float(value), int(step)))
-
-    def record(self, kind: str, entry: Any) -> None:
-        self.records.setdefault(kind, []).append(entry)
-
-    def count(self, name: str, by: float = 1) -> None:
-        self.counters[name] = self.counters.get(name, 0) + by
-
-
-@dataclass
-class RunContext:
-    problem: Any                    # maao.problem.PromptProblem
-    gradient: Any                   # maao.gradient.GradientSettings
-    budget: Budget
-    generator: torch.Generator
-    log: RunLog
-    run_key: str                    # stable hash of the run's configuration
-    llm: Any = None                 # maao.llm.LLMClient, for methods that use one
-    target_model: str = "CLIP"  # how instructions name the model the prompt is for
-    task: str = "image classification"  # how instructions name the task (Fig. 3's words)
-
-
-@dataclass
-class MethodResult:
-    prompt: torch.Tensor | None = None   # final soft context [n_ctx, d]
-    template: str | None = None          # or final hard template with "{}"
-
-
-class Method(ABC):
-    name: ClassVar[str]
-    uses_llm: ClassVar[bool] = False
-    Settings: ClassVar[type] = None      # a frozen dataclass of the method's settings
-
-    def __init__(self, settings=None):
-        self.settings = settings if settings is not None else self.Settings()
-
-    @classmethod
-    def from_dict(cls, values: dict | None) -> "Method":
-        values = dict(values or {})
-        known = {f.name for f in fields(cls.Settings)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f"unknown setting(s) {unknown} for method {cls.name!r}; "
-                             f"known: {sorted(known)}")
-        return cls(cls.Settings(**values))
-
-    @abstractmethod
-    def run(self, ctx: RunContext) -> MethodResult: ...
+__all__ = ["Budget", "Method", "MethodResult", "RunContext", "RunLog",
+           "available_methods", "get_method"]
 
 
 def _builtin() -> dict[str, type[Method]]:

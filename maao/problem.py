@@ -3,7 +3,9 @@
 Everything an optimizer needs and nothing more: initial soft prompts, V(text),
 V^-1(prompt), the loss for gradient steps, and batched no-grad scoring of many
 prompts at once (trajectory candidates and LLM proposals are scored together).
-The prompt is CoOp's: "[V1]..[Vn] classname." with the class token at the end.
+How a soft context becomes class features and a loss is the prompt learner's
+(maao.learners: CoOp's "[V1]..[Vn] classname.", or TCP); the problem keeps the
+data, V and V^-1, and delegates logits and loss to `self.learner`.
 """
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from .features import cached_input_features
+from .learners import PromptLearner, build_learner
 from .projection import nearest_tokens
 
 
@@ -64,12 +67,16 @@ def template_context(template: str, slot: str = "drop") -> str:
 
 class PromptProblem:
     def __init__(self, backbone, dataset, train_split, settings: ProblemSettings,
-                 cache_dir=None):
+                 cache_dir=None, learner: dict | None = None):
         self.backbone = backbone
         self.dataset = dataset
         self.settings = settings
         self.classnames = list(dataset.classnames)
-        self.class_ids = [backbone.tokenize(f"{name}.") for name in self.classnames]
+        # {} or None: CoOp (see maao.learners.settings)
+        self.learner: PromptLearner = build_learner(
+            learner, backbone, self.classnames, dataset.template, settings.n_ctx,
+            pad_to=None if settings.fast_path else backbone.max_length)
+        self.class_ids = self.learner.class_ids
         self.train = train_split
         self._cache_dir = cache_dir
         # Input features and labels live where the towers run; logits and
@@ -144,19 +151,14 @@ class PromptProblem:
         """V^-1 as readable text, one string per prompt in ctx [P, n_ctx, d]."""
         return [self.backbone.decode(row.tolist()) for row in self.project_ids(ctx)]
 
-    # -- objective ----------------------------------------------------------
-    def _pad_to(self):
-        return None if self.settings.fast_path else self.backbone.max_length
-
+    # -- objective (the learner's) ------------------------------------------
     def logits(self, ctx: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         """[P, B, C] logits for prompts ctx [P, n_ctx, d] on input features x [B, D]."""
-        text = self.backbone.encode_prompts(ctx, self.class_ids, pad_to=self._pad_to())
-        return self.backbone.logit_scale * torch.einsum("bd,pcd->pbc", x.to(text.device), text)
+        return self.learner.logits(ctx, x)
 
     def loss(self, ctx: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
-        """Cross-entropy of one prompt [n_ctx, d] on the training examples `index`."""
-        logits = self.logits(ctx[None], self.train_x[index])[0]
-        return F.cross_entropy(logits, self.train_y[index])
+        """Training loss of one prompt [n_ctx, d] on the training examples `index`."""
+        return self.learner.loss(ctx, self.train_x[index], self.train_y[index])
 
     @torch.no_grad()
     def evaluate(self, ctxs: torch.Tensor, split: str = "train") -> tuple[torch.Tensor, torch.Tensor]:

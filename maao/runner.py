@@ -41,6 +41,9 @@ class RunConfig:
     backbone_options: dict = field(default_factory=dict)
     recipe: str = "coop-mini"
     problem: ProblemSettings = field(default_factory=ProblemSettings)
+    # The prompt learner, {"kind": "tcp", ...settings} (maao.learners.settings);
+    # {} = CoOp with its defaults.
+    learner: dict = field(default_factory=dict)
     gradient: GradientSettings | None = None    # None: the recipe's
     budget: Budget | None = None                # None: N, m from the recipe, M by shots
     method_settings: dict = field(default_factory=dict)
@@ -61,10 +64,14 @@ class RunConfig:
     def semantic(self) -> dict:
         d = asdict(self)
         d["llm"] = {k: v for k, v in sorted(self.llm.items()) if k not in _LLM_TRANSPORT}
-        for optional in ("label", "budget_overrides", "data_seed", "eval_every"):
+        for optional in ("label", "budget_overrides", "data_seed", "eval_every", "learner"):
             # absent unless used, so hashes of runs recorded before they existed stay valid
             if not d[optional]:
                 del d[optional]
+        if d["gradient"]:
+            for optional in GradientSettings.OPTIONAL:
+                if d["gradient"].get(optional) is None:
+                    d["gradient"].pop(optional, None)
         return d
 
     @property
@@ -116,7 +123,8 @@ def build_problem(config: RunConfig, data_dir=None, cache_dir=None) -> PromptPro
     dataset = _dataset(config.dataset, str(data_dir) if data_dir else None)
     train = few_shot(dataset, config.shots, config.sample_seed)
     backbone = _backbone(config.backbone, json.dumps(config.backbone_options, sort_keys=True))
-    return PromptProblem(backbone, dataset, train, config.problem, cache_dir=cache_dir)
+    return PromptProblem(backbone, dataset, train, config.problem, cache_dir=cache_dir,
+                         learner=config.learner)
 
 
 def resolve(config: RunConfig, problem: PromptProblem) -> RunConfig:
@@ -220,7 +228,7 @@ def execute(config: RunConfig, tracker: Tracker, store=None, data_dir=None, cach
 
 def _model_phrase(problem) -> str:
     """How the instruction names the target model ("CLIP", "MiniLM sentence embedding")."""
-    return "CLIP" if problem.backbone.name.startswith("clip") else "MiniLM sentence embedding"
+    return problem.backbone.model_phrase
 
 
 def _task_phrase(problem) -> str:
@@ -240,6 +248,7 @@ def majority_accuracy(labels) -> float:
 def evaluate_result(problem, result) -> dict:
     """Final metrics, the test split evaluated once after training."""
     if result.prompt is not None:
+        problem.learner.load_extra_state(result.learner_state)   # TCP's trained meta-net
         train_loss, train_acc = problem.evaluate(result.prompt[None], "train")
         test_loss, test_acc = problem.evaluate(result.prompt[None], "test")
     else:

@@ -75,16 +75,19 @@ def load_spec(name_or_path: str) -> Spec:
 
 
 def _row(entry, path) -> dict:
-    """A methods entry: a registry name, or an ablation row {name, method,
-    settings, budget, problem} (e.g. the combined method without OT, or with
-    cosine projection: `problem` updates the scale's ProblemSettings)."""
+    """A methods entry: a registry name, or a row {name, method, settings,
+    budget, problem, learner} (e.g. the combined method without OT, or with
+    cosine projection: `problem` updates the scale's ProblemSettings; or on
+    TCP: `learner: {kind: tcp}`; or with another optimizer LLM: `llm` updates
+    the scale's LLM settings, e.g. {model: gpt-4-1106-preview})."""
     if isinstance(entry, str):
-        return {"name": entry, "method": entry, "settings": None, "budget": {}, "problem": {}}
-    unknown = set(entry) - {"name", "method", "settings", "budget", "problem"}
+        return {"name": entry, "method": entry, "settings": None, "budget": {}, "problem": {},
+                "learner": {}, "llm": {}}
+    unknown = set(entry) - {"name", "method", "settings", "budget", "problem", "learner", "llm"}
     if "name" not in entry or "method" not in entry or unknown:
-        raise SpecError(f"{path}: a methods entry needs 'name' and 'method' "
-                        f"(and optionally 'settings', 'budget', 'problem'); got {entry}")
-    return {"settings": None, "budget": {}, "problem": {}, **entry}
+        raise SpecError(f"{path}: a methods entry needs 'name' and 'method' (and optionally "
+                        f"'settings', 'budget', 'problem', 'learner', 'llm'); got {entry}")
+    return {"settings": None, "budget": {}, "problem": {}, "learner": {}, "llm": {}, **entry}
 
 
 def _typed(cls, values: dict | None, where: str):
@@ -96,6 +99,15 @@ def _typed(cls, values: dict | None, where: str):
         raise SpecError(f"{where}: unknown setting(s) {sorted(unknown)}; known: {sorted(known)}")
     try:
         return cls(**values)
+    except (TypeError, ValueError) as err:
+        raise SpecError(f"{where}: {err}") from None
+
+
+def learner_settings_or_error(values: dict, where: str) -> None:
+    from .learners.settings import learner_settings
+
+    try:
+        learner_settings(values)
     except (TypeError, ValueError) as err:
         raise SpecError(f"{where}: {err}") from None
 
@@ -145,6 +157,15 @@ def expand(spec: Spec, scale: str, datasets=None, shots=None, seeds=None, method
         problem = _typed(ProblemSettings, {**scale_problem, **row["problem"]},
                          f"{where}: method {name!r} problem")
         method = row["method"]
+        learner = dict(row["learner"] or {})
+        learner_settings_or_error(learner, f"{where}: method {name!r} learner")
+        # The scale's block for this learner kind may change backbone and recipe.
+        on = {"backbone": body["backbone"], "backbone_options": body.get("backbone_options"),
+              "recipe": body["recipe"],
+              **((body.get("learners") or {}).get(learner.get("kind", "coop")) or {})}
+        for key, known in (("backbone", BACKBONES), ("recipe", RECIPES)):
+            if on[key] not in known:
+                raise SpecError(f"{where}.learners: unknown {key} {on[key]!r}; known: {sorted(known)}")
         # A row's own settings win; else the spec's, updated by the scale's
         # (e.g. the mini scale's perturbation, calibrated to its backbone).
         settings = row["settings"] if row["settings"] is not None else {
@@ -156,13 +177,14 @@ def expand(spec: Spec, scale: str, datasets=None, shots=None, seeds=None, method
                 for seed in pick(seeds, body["seeds"], "seed"):
                     configs.append(RunConfig(
                         method=method, dataset=dataset, shots=int(k), seed=int(seed), scale=scale,
-                        table=spec.table, backbone=body["backbone"],
-                        backbone_options=dict(body.get("backbone_options") or {}),
-                        recipe=body["recipe"], problem=problem, gradient=gradient, budget=budget,
+                        table=spec.table, backbone=on["backbone"],
+                        backbone_options=dict(on["backbone_options"] or {}),
+                        recipe=on["recipe"], problem=problem, learner=learner,
+                        gradient=gradient, budget=budget,
                         method_settings=dict(settings or {}),
                         label=name if name != method else "",
                         budget_overrides=dict(row["budget"]),
                         data_seed=body.get("data_seed"), eval_every=body.get("eval_every"),
                         spec=f"{spec.name}@v{spec.version}",
-                        llm=dict(body.get("llm") or {})))
+                        llm={**(body.get("llm") or {}), **(row["llm"] or {})}))
     return configs

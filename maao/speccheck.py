@@ -16,9 +16,12 @@ from pathlib import Path
 TOP_KEYS = ("name", "version", "table", "description", "methods", "method_settings", "scales")
 SCALE_KEYS = ("backbone", "backbone_options", "recipe", "datasets", "shots", "seeds", "llm",
               "problem", "gradient", "budget", "responses", "data_seed", "eval_every", "methods",
-              "method_settings")
+              "method_settings", "learners")
 REQUIRED_SCALE = ("backbone", "recipe", "datasets", "shots", "seeds")
-ROW_KEYS = ("name", "method", "settings", "budget", "problem")
+ROW_KEYS = ("name", "method", "settings", "budget", "problem", "learner", "llm")
+# What a scale's `learners.<kind>` block may change for rows of that learner
+# (TCP runs on ViT-B/16 with its own recipe where CoOp runs on RN50).
+LEARNER_SCALE_KEYS = ("backbone", "backbone_options", "recipe")
 BUDGET_OVERRIDES = ("rounds", "steps_per_round", "final_steps", "keep_total")
 BUILTIN_METHODS = ("combined",)     # maao.methods._builtin; the rest are entry points
 
@@ -106,6 +109,18 @@ def _method_settings(where: str, settings, method: str) -> None:
         _settings(f"{where}.instruction", settings["instruction"], InstructionSettings)
 
 
+def _learner(where: str, value) -> None:
+    """A learner mapping {kind: ..., settings}: kind and field names, torch-free."""
+    from .learners.settings import LEARNER_SETTINGS
+
+    _mapping(where, value)
+    kind = value.get("kind", "coop")
+    if kind not in LEARNER_SETTINGS:
+        raise SpecError(f"{where}.kind: unknown learner {kind!r}{_hint(kind, LEARNER_SETTINGS)}; "
+                        f"known: {sorted(LEARNER_SETTINGS)}")
+    _settings(where, value, LEARNER_SETTINGS[kind])
+
+
 def _row(where: str, entry, methods: set) -> str:
     if isinstance(entry, str):
         if entry not in methods:
@@ -118,6 +133,12 @@ def _row(where: str, entry, methods: set) -> str:
     _method_settings(f"{where}.settings", entry.get("settings"), entry["method"])
     if entry.get("problem") is not None:
         _mapping(f"{where}.problem", entry["problem"])
+    if entry.get("learner") is not None:
+        _learner(f"{where}.learner", entry["learner"])
+    if entry.get("llm") is not None:
+        from .llm.settings import LLMSettings
+
+        _settings(f"{where}.llm", entry["llm"], LLMSettings)
     budget = entry.get("budget") or {}
     _keys(f"{where}.budget", budget, BUDGET_OVERRIDES)
     for k, v in budget.items():
@@ -156,6 +177,12 @@ def _scale(where: str, body: dict, methods: set) -> None:
         if body.get(key) is not None:
             _mapping(f"{where}.{key}", body[key])
     _method_table(f"{where}.method_settings", body.get("method_settings"), methods)
+    if body.get("learners") is not None:
+        from .learners.settings import LEARNER_SETTINGS
+
+        _keys(f"{where}.learners", body["learners"], tuple(LEARNER_SETTINGS))
+        for kind, block in body["learners"].items():
+            _keys(f"{where}.learners.{kind}", block, LEARNER_SCALE_KEYS)
     if "responses" in body and not isinstance(body["responses"], str):
         raise SpecError(f"{where}.responses: expected a path, got {body['responses']!r}")
 

@@ -9,6 +9,8 @@ which is also the space `V(.)` maps into and `V^-1(.)` projects out of.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from contextlib import contextmanager
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Sequence
 
@@ -29,6 +31,44 @@ def class_suffixes(class_ids: tuple[tuple[int, ...], ...], end_id: int, pad_id: 
         ids[c, :len(row) + 1] = torch.tensor([*row, end_id])
         mask[c, :len(row) + 1] = 1
     return ids, mask
+
+
+@dataclass
+class Injection:
+    """Tokens that replace the context positions on entering text block `layer`
+    (TCP's class-aware tokens): hidden[ctx] <- weight * tokens + (1 - weight) * hidden[ctx]."""
+    layer: int
+    tokens: torch.Tensor            # [C, n_ctx, token_dim], one row per class
+    weight: float = 1.0
+
+
+@contextmanager
+def injected(blocks, injection: Injection | None, n_prompts: int, start: int = 1,
+             batch_first: bool = True):
+    """While active, block `injection.layer` receives the injected tokens at
+    positions start..start+n_ctx of every sequence (sequences are ordered
+    prompt-major, class-minor, as encode_prompts builds them). A forward
+    pre-hook, so the model's own forward runs unchanged; no-op for None."""
+    if injection is None:
+        yield
+        return
+    if not 0 <= injection.layer < len(blocks):
+        raise ValueError(f"inject layer {injection.layer} outside the text tower's "
+                         f"{len(blocks)} blocks")
+
+    def replace_context(module, args, kwargs):
+        hidden = args[0] if batch_first else args[0].transpose(0, 1)
+        n = injection.tokens.shape[1]
+        tokens = injection.tokens.to(hidden.device, hidden.dtype).repeat(n_prompts, 1, 1)
+        mixed = injection.weight * tokens + (1.0 - injection.weight) * hidden[:, start:start + n]
+        hidden = torch.cat([hidden[:, :start], mixed, hidden[:, start + n:]], dim=1)
+        return (hidden if batch_first else hidden.transpose(0, 1), *args[1:]), kwargs
+
+    handle = blocks[injection.layer].register_forward_pre_hook(replace_context, with_kwargs=True)
+    try:
+        yield
+    finally:
+        handle.remove()
 
 
 def pick_device(device: str | None) -> torch.device:
@@ -53,6 +93,13 @@ class FrozenDualEncoder(ABC):
     logit_scale: float
     #: The length every sequence is padded to on the slow ("naive") path.
     max_length: int
+    #: How LLM instructions name the model the prompt is for (Fig. 3: "CLIP").
+    model_phrase: str
+
+    @property
+    @abstractmethod
+    def text_blocks(self) -> torch.nn.ModuleList:
+        """The text tower's transformer blocks, input side first (TCP injects into one)."""
 
     def _autocast(self):
         return torch.autocast("cuda", dtype=torch.float16, enabled=self.amp and self.device.type == "cuda")
@@ -88,13 +135,14 @@ class FrozenDualEncoder(ABC):
 
     @abstractmethod
     def encode_prompts(self, ctx: torch.Tensor, class_ids: Sequence[Sequence[int]],
-                       pad_to: int | None = None) -> torch.Tensor:
+                       pad_to: int | None = None, inject: Injection | None = None) -> torch.Tensor:
         """Features of "[ctx] <class tokens>" for every prompt and class.
 
         ctx: [P, n_ctx, token_dim] on any device. Returns L2-normalised
         [P, C, feat_dim] fp32 on `self.device`.
         Sequences are cut to the longest real prompt (exactly equivalent, the
-        fast path) unless `pad_to` asks for the full padded length.
+        fast path) unless `pad_to` asks for the full padded length. `inject`
+        replaces the context positions inside the tower (see `injected`).
         """
 
     @abstractmethod

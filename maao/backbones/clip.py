@@ -14,10 +14,12 @@ from typing import Sequence
 import torch
 import torch.nn.functional as F
 
-from .base import FrozenDualEncoder, class_suffixes, pick_device
+from .base import FrozenDualEncoder, Injection, class_suffixes, injected, pick_device
 
 
 class CLIPEncoder(FrozenDualEncoder):
+    model_phrase = "CLIP"
+
     def __init__(self, arch: str = "RN50", pretrained: str | None = None,
                  encode_batch_size: int = 64, device: str | None = None, amp: bool = True):
         import open_clip
@@ -41,6 +43,10 @@ class CLIPEncoder(FrozenDualEncoder):
     @property
     def token_embeddings(self) -> torch.Tensor:
         return self.model.token_embedding.weight
+
+    @property
+    def text_blocks(self) -> torch.nn.ModuleList:
+        return self.model.transformer.resblocks
 
     def projectable_mask(self, vocab: str = "all") -> torch.Tensor:
         if vocab == "words":  # whole English words only ("photo</w>"), no pieces or symbols
@@ -93,7 +99,7 @@ class CLIPEncoder(FrozenDualEncoder):
         return torch.cat(out) if out else torch.empty(0, self.model.text_projection.shape[-1])
 
     def encode_prompts(self, ctx: torch.Tensor, class_ids: Sequence[Sequence[int]],
-                       pad_to: int | None = None) -> torch.Tensor:
+                       pad_to: int | None = None, inject: Injection | None = None) -> torch.Tensor:
         P, n_ctx, d = ctx.shape
         C = len(class_ids)
         suffix, _ = class_suffixes(tuple(map(tuple, class_ids)), self._eot, 0, n_ctx, pad_to)
@@ -103,7 +109,9 @@ class CLIPEncoder(FrozenDualEncoder):
         x = torch.cat([emb[self._sot].expand(P, C, 1, d), ctx[:, None].expand(P, C, n_ctx, d),
                        emb[suffix.to(self.device)].expand(P, C, suffix_len, d)], dim=2)
         eot = torch.tensor([1 + n_ctx + len(ids) for ids in class_ids], device=self.device)
-        feats = self._text_tower(x.reshape(P * C, -1, d), eot.repeat(P))
+        batch_first = getattr(self.model.transformer, "batch_first", True)
+        with injected(self.text_blocks, inject, P, start=1, batch_first=batch_first):
+            feats = self._text_tower(x.reshape(P * C, -1, d), eot.repeat(P))
         return feats.reshape(P, C, -1)
 
     def fingerprint(self) -> str:

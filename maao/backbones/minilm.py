@@ -15,7 +15,7 @@ from typing import Sequence
 
 import torch
 
-from .base import FrozenDualEncoder, class_suffixes, pick_device
+from .base import FrozenDualEncoder, Injection, class_suffixes, injected, pick_device
 
 # The packaged model must never be looked up on a hub.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -30,6 +30,7 @@ def _model_dir() -> Path:
 
 class MiniLMEncoder(FrozenDualEncoder):
     name = "minilm"
+    model_phrase = "MiniLM sentence embedding"
 
     def __init__(self, logit_scale: float = 50.0, input_max_length: int = 128,
                  encode_batch_size: int = 64, device: str = "cpu", amp: bool = True,
@@ -58,6 +59,10 @@ class MiniLMEncoder(FrozenDualEncoder):
     @property
     def token_embeddings(self) -> torch.Tensor:
         return self.model.embeddings.word_embeddings.weight
+
+    @property
+    def text_blocks(self) -> torch.nn.ModuleList:
+        return self.model.encoder.layer
 
     def projectable_mask(self, vocab: str = "all") -> torch.Tensor:
         tokens = self.tokenizer.convert_ids_to_tokens(range(self.token_embeddings.shape[0]))
@@ -99,7 +104,7 @@ class MiniLMEncoder(FrozenDualEncoder):
         return self.encode_texts(inputs, max_length=self.input_max_length)
 
     def encode_prompts(self, ctx: torch.Tensor, class_ids: Sequence[Sequence[int]],
-                       pad_to: int | None = None) -> torch.Tensor:
+                       pad_to: int | None = None, inject: Injection | None = None) -> torch.Tensor:
         P, n_ctx, d = ctx.shape
         C = len(class_ids)
         suffix, suffix_mask = class_suffixes(tuple(map(tuple, class_ids)), self._sep, self._pad,
@@ -112,7 +117,7 @@ class MiniLMEncoder(FrozenDualEncoder):
         x = torch.cat([prefix, middle, tail], dim=2).reshape(P * C, -1, d)
         mask = torch.cat([torch.ones(C, 1 + n_ctx, dtype=torch.long), suffix_mask], dim=1)
         mask = mask.repeat(P, 1).to(self.device)
-        with self._autocast():
+        with self._autocast(), injected(self.text_blocks, inject, P, start=1):
             hidden = self.model(inputs_embeds=x, attention_mask=mask).last_hidden_state
         return self._pool(hidden.float(), mask).reshape(P, C, -1)
 

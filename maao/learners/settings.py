@@ -1,0 +1,66 @@
+"""Settings of each prompt-learner kind (torch-free, so specs and reports load them).
+
+One frozen dataclass per kind, as PEFT has one config per tuning method. A spec
+row or a RunConfig names a learner as a mapping {"kind": "tcp", ...settings};
+an empty mapping is CoOp with its defaults (the learner every run used before
+learners were a setting, so those runs keep their identity).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+
+@dataclass(frozen=True)
+class CoOpSettings:
+    """CoOp (Zhou et al. 2022): "[V1]..[Vn] classname." with cross-entropy only."""
+    kind: str = "coop"
+
+
+@dataclass(frozen=True)
+class TCPSettings:
+    """TCP (Yao et al. 2024), the reference's values as defaults.
+
+    Class-aware tokens T(c) = meta_net(hand-crafted text features of class c)
+    replace the context positions on entering text block `inject_layer`, mixed
+    as weight * T(c) + (1 - weight) * hidden; the loss adds the KgCoOp term
+    kg_weight * (1 - mean cosine(prompted text features, hand-crafted ones)).
+    """
+    kind: str = "tcp"
+    # None: two thirds of the text tower's depth, the reference's index 8 of
+    # 12 CLIP blocks; MiniLM's 6 blocks give index 4 (docs/decisions.md).
+    inject_layer: int | None = None
+    inject_weight: float = 1.0      # the reference hard-codes 1.0 (TRAINER.COOP.W never reaches it)
+    kg_weight: float = 8.0
+    meta_hidden_ratio: int = 4      # Linear(d -> d/4), QuickGELU, Linear(d/4 -> n_ctx*d)
+    # On a restart (an LLM proposal or a multi-start restart) the context is
+    # replaced; the meta-net is kept (False) or re-drawn from its init (True).
+    reset_meta_net_on_restart: bool = False
+
+    def __post_init__(self):
+        if self.inject_layer is not None and self.inject_layer < 0:
+            raise ValueError(f"inject_layer must be >= 0, got {self.inject_layer}")
+        if not 0.0 <= self.inject_weight <= 1.0:
+            raise ValueError(f"inject_weight must be in [0, 1], got {self.inject_weight}")
+        if self.kg_weight < 0 or self.meta_hidden_ratio <= 0:
+            raise ValueError("kg_weight must be >= 0 and meta_hidden_ratio positive")
+
+
+LEARNER_SETTINGS = {"coop": CoOpSettings, "tcp": TCPSettings}
+
+
+def learner_settings(values: dict | None):
+    """The typed settings of a learner mapping; {} or None is CoOp."""
+    values = dict(values or {})
+    kind = values.get("kind", "coop")
+    if kind not in LEARNER_SETTINGS:
+        raise ValueError(f"unknown learner kind {kind!r}; known: {sorted(LEARNER_SETTINGS)}")
+    cls = LEARNER_SETTINGS[kind]
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ValueError(f"unknown setting(s) {unknown} for learner {kind!r}; known: {sorted(known)}")
+    return cls(**values)
+
+
+def learner_kind(values: dict | None) -> str:
+    return (values or {}).get("kind", "coop")
