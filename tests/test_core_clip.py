@@ -2,15 +2,15 @@
 generated images, feature cache written, reused, and rebuilt when damaged."""
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from PIL import Image
 from safetensors.torch import load_file, save_file
+
+from coop_layout import write_eurosat
 
 from maao.datasets import few_shot, load_dataset
 from maao.gradient import GradientDescent, GradientSettings
@@ -18,28 +18,10 @@ from maao.problem import ProblemSettings, PromptProblem
 
 pytestmark = pytest.mark.slow
 
-EUROSAT = ["AnnualCrop", "Forest", "HerbaceousVegetation", "Highway", "Industrial",
-           "Pasture", "PermanentCrop", "Residential", "River", "SeaLake"]
-
-
 @pytest.fixture(scope="module")
 def eurosat(tmp_path_factory):
-    """root/eurosat/2750/<class>/<class>_<n>.png and split_zhou_EuroSAT.json (CoOp's layout)."""
-    root = tmp_path_factory.mktemp("data")
-    rng = np.random.default_rng(0)
-    split = {"train": [], "val": [], "test": []}
-    n = 0
-    for label, cls in enumerate(EUROSAT):
-        for part, count in zip(split, (2, 1, 1)):
-            for _ in range(count):
-                rel = f"{cls}/{cls}_{n}.png"
-                path = root / "eurosat" / "2750" / rel
-                path.parent.mkdir(parents=True, exist_ok=True)
-                Image.fromarray(rng.integers(0, 255, (8, 8, 3), dtype=np.uint8)).save(path)
-                split[part].append([rel, label, cls])
-                n += 1
-    (root / "eurosat" / "split_zhou_EuroSAT.json").write_text(json.dumps(split))
-    return load_dataset("eurosat", data_dir=root)
+    """CoOp's EuroSAT layout with 2/1/1 generated images per class (tests/coop_layout.py)."""
+    return load_dataset("eurosat", data_dir=write_eurosat(tmp_path_factory.mktemp("data")))
 
 
 class _Counter:
