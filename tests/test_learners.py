@@ -17,10 +17,11 @@ def _problem(backbone, dataset, learner=None, **settings):
 
 
 def _block_inputs(backbone, ctx, class_ids, inject=None):
-    """The hidden states entering every text block during one encode_prompts."""
+    """The hidden states every text block ran on during one encode_prompts
+    (a forward hook sees the inputs after any pre-hook, the injection's included)."""
     seen = []
-    hooks = [b.register_forward_pre_hook(lambda m, a, k: seen.append(a[0].detach().clone()),
-                                         with_kwargs=True) for b in backbone.text_blocks]
+    hooks = [b.register_forward_hook(lambda m, a, out: seen.append(a[0].detach().clone()))
+             for b in backbone.text_blocks]
     try:
         with torch.no_grad():
             feats = backbone.encode_prompts(ctx, class_ids, inject=inject)
