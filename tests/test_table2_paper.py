@@ -40,7 +40,7 @@ def test_paper_table2_rows_train_and_report(tmp_path, maao_cache_dir, monkeypatc
             assert summary.metrics.get("llm_calls", 0) == (2 if config.method == "combined" else 0)
         assert len(server.chat_requests) == 4      # 2 rounds x the two "+ LLM" rows
         # the instruction names the model the prompt is for
-        assert all("CLIP" in str(r["messages"]) for r in server.chat_requests)
+        assert all("CLIP" in str(r["body"]["messages"]) for r in server.chat_requests)
     runs = tracker.client.search_runs([tracker.client.get_experiment_by_name("maao-table2-paper")
                                        .experiment_id])
     assert sorted(r.data.tags["method"] for r in runs) == sorted(ROWS)
