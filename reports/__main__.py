@@ -1,4 +1,4 @@
-"""python -m reports {table3,...,table8,figure2,figure4} --tracking-uri URI --scale mini --out DIR"""
+"""python -m reports {table2,...,table8,figure2,figure4} --tracking-uri URI --scale mini --out DIR"""
 
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ def _load(loader, *args, **kwargs):
 def main(argv=None) -> int:
     specs = _specs()
     ap = argparse.ArgumentParser(prog="python -m reports", description="Build result tables from MLflow runs.")
-    ap.add_argument("table", choices=sorted(specs) + ["figure2", "figure4"], help="which table/figure to build")
+    ap.add_argument("table", choices=sorted([*specs, "table2"]) + ["figure2", "figure4"], help="which table/figure to build")
     ap.add_argument("--tracking-uri", default=os.environ.get("MLFLOW_TRACKING_URI", "sqlite:///mlflow.db"),
                     help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI or sqlite:///mlflow.db)")
     ap.add_argument("--scale", default="mini", help="mini or paper (default: mini)")
@@ -69,6 +69,20 @@ def main(argv=None) -> int:
         for r in fig.runs:
             print(f"  {r.dataset}: {r.run_name} ({r.run_id})" + (f"; {r.note}" if r.note else ""))
         paths = figure4.write_figure4(fig, args.out)
+        print("wrote: " + ", ".join(str(p) for p in paths))
+        return 0
+
+    if args.table == "table2":  # rows dataset x shots, columns learners: its own layout
+        from . import table2
+
+        made = _load(table2.make, args.tracking_uri, args.scale, args.out)
+        if made is None:
+            return 2
+        res, paths, _ = made
+        if res.missing:
+            print(f"warning: {len(res.missing)} cells of spec table2 ({args.scale}) have no finished run; "
+                  "the caption says so", file=sys.stderr)
+        print(table2.render_markdown(res))
         print("wrote: " + ", ".join(str(p) for p in paths))
         return 0
 

@@ -203,3 +203,13 @@ def test_trained_meta_net_travels_with_the_result(minilm, tiny_text_dataset):
     expected = evaluate_result(problem, result)
     problem.learner.reset_extras(torch.Generator().manual_seed(99))   # clobber it
     assert evaluate_result(problem, result) == expected
+
+
+def test_specs_and_learner_settings_load_without_torch():
+    """reports/ reads specs (and through them the learner settings) without torch."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from maao.spec import load_spec; load_spec('table2'); "
+            "import maao.learners; assert 'torch' not in sys.modules, 'torch imported'")
+    subprocess.run([sys.executable, "-c", code], check=True)

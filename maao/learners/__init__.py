@@ -2,22 +2,36 @@
 
 The registry maps a learner kind to its class, as open_clip's registry maps
 model names; `build_learner` takes the kind's settings mapping from a spec.
+Importing this package loads no torch (specs and reports read
+`maao.learners.settings`); the learner classes load on first use.
 """
 from __future__ import annotations
 
-from .base import PromptLearner
-from .coop import CoOpLearner
-from .settings import LEARNER_SETTINGS, learner_kind, learner_settings
-from .tcp import TCPLearner
+from importlib import import_module
 
-LEARNERS: dict[str, type[PromptLearner]] = {"coop": CoOpLearner, "tcp": TCPLearner}
+from .settings import LEARNER_SETTINGS, learner_kind, learner_settings
+
+# kind -> (module, class), imported lazily (torch)
+LEARNERS = {"coop": (".coop", "CoOpLearner"), "tcp": (".tcp", "TCPLearner")}
 assert set(LEARNERS) == set(LEARNER_SETTINGS)
+_CLASSES = {cls: module for module, cls in LEARNERS.values()} | {"PromptLearner": ".base"}
 
 __all__ = ["PromptLearner", "CoOpLearner", "TCPLearner", "LEARNERS", "build_learner",
            "learner_kind", "learner_settings"]
 
 
+def learner_class(kind: str):
+    module, cls = LEARNERS[kind]
+    return getattr(import_module(module, __name__), cls)
+
+
 def build_learner(values: dict | None, backbone, classnames, template: str, n_ctx: int,
-                  pad_to: int | None = None) -> PromptLearner:
+                  pad_to: int | None = None):
     settings = learner_settings(values)
-    return LEARNERS[settings.kind](backbone, classnames, template, settings, n_ctx, pad_to)
+    return learner_class(settings.kind)(backbone, classnames, template, settings, n_ctx, pad_to)
+
+
+def __getattr__(name: str):
+    if name in _CLASSES:
+        return getattr(import_module(_CLASSES[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
