@@ -163,6 +163,7 @@ def test_settings_are_checked():
 def test_end_to_end_record_then_replay(tmp_path, monkeypatch, maao_cache_dir, minilm):
     """Record from a real HTTP server, then replay with the server answering
     something else: same template and metrics, no request reaches the server."""
+    from maao.datasets import load_dataset
     from maao.llm import ResponseStore
     from maao.methods import get_method
     from maao.runner import execute
@@ -187,7 +188,8 @@ def test_end_to_end_record_then_replay(tmp_path, monkeypatch, maao_cache_dir, mi
     for summary in (recorded, replayed):
         m = summary.metrics
         assert m["llm_calls"] == m["domain_llm_calls"] == 2
-        assert m["prompt_evaluations"] == 8 and m["domain_size"] == 2 + 16
+        assert m["prompt_evaluations"] == 8
+        assert m["domain_size"] == len({load_dataset("intent_recognition").template, "{}.", *TEMPLATES})
         assert 0 <= m["test_accuracy"] <= 100
     keys = ("test_accuracy", "test_loss", "train_accuracy", "train_loss", "prompt_evaluations")
     assert {k: recorded.metrics[k] for k in keys} == {k: replayed.metrics[k] for k in keys}
@@ -199,3 +201,52 @@ def test_end_to_end_record_then_replay(tmp_path, monkeypatch, maao_cache_dir, mi
     assert artifact(recorded.run_id, "final_prompt.json") == artifact(replayed.run_id, "final_prompt.json")
     assert artifact(recorded.run_id, "queries.json") == artifact(replayed.run_id, "queries.json")
     assert all(t["source"] == "exact" for t in artifact(replayed.run_id, "llm_transcript.json"))
+
+
+# ------------------------------------------------------------------ reports
+def _cells(methods, shift):
+    import pandas as pd
+
+    rows = [dict(method=k, dataset=ds, shots=shots, seed=seed, scale="mini",
+                 test_accuracy=50 + shift.get(k, 0) + ((seed * 7 + shots + i) % 5) / 10)
+            for i, k in enumerate(methods) for ds in ("ds_a", "ds_b") for shots in (1, 4, 16)
+            for seed in (1, 2, 3)]
+    return pd.DataFrame(rows)
+
+
+def test_table3_pairs_zopo_with_combined_and_llm_only():
+    from reports.method_table import build_table, render_markdown, significance_csv_text
+    from reports.table3 import SPEC_WITH_ZOPO
+
+    keys = [k for k, _ in SPEC_WITH_ZOPO.methods]
+    res = build_table(_cells(keys, {"combined": 10, "zopo": 5}), SPEC_WITH_ZOPO)
+    sig = res.significance.set_index(["row", "baseline"])
+    assert ("combined", "zopo") in sig.index and ("zopo", "llm_only") in sig.index and len(sig) == 6
+    assert sig.loc[("combined", "zopo"), "mean_diff"] == pytest.approx(5.0, abs=0.5)
+    assert sig.loc[("zopo", "llm_only"), "mean_diff"] == pytest.approx(5.0, abs=0.5)
+    assert sig.loc[("combined", "zopo"), "marker"] != ""          # 18 pairs, all +5: significant
+    md = render_markdown(res)
+    assert "ZOPO (localized zeroth-order search)" in md
+    assert "zopo,llm_only," in significance_csv_text(res)
+    paper = res.paper.set_index(["method", "dataset"])["mean"]
+    assert paper.loc[("zopo", "EuroSAT")] != paper.loc[("zopo", "EuroSAT")]   # NaN: not published
+
+
+def test_unrecorded_zopo_row_leaves_the_mini_table_unchanged():
+    """Until its responses are recorded the mini spec has no zopo row, so
+    `tox -e table3` replays and reports the five rows exactly as before."""
+    from reports.coverage import expected_cells
+    from reports.table3 import SPEC, SPEC_WITH_ZOPO, spec_for_rows
+
+    mini = {cell[0] for cell in expected_cells("table3", "mini")}
+    paper = {cell[0] for cell in expected_cells("table3", "paper")}
+    assert spec_for_rows(mini) is SPEC and "zopo" not in mini
+    assert spec_for_rows(paper) is SPEC_WITH_ZOPO
+
+
+def test_spec_gives_zopo_its_settings():
+    from maao.spec import expand, load_spec
+
+    (config,) = expand(load_spec("table3"), "paper", ["eurosat"], [4], [1], ["zopo"])
+    settings = ZOPO.from_dict(config.method_settings).settings
+    assert settings.proposals_per_call == 8 and settings.llm_calls is None and settings.evaluations is None
