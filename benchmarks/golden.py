@@ -36,7 +36,8 @@ CELLS = {
     "table2": [("intent_recognition", 1, 1), ("bbc_news", 4, 2)],
     "table8": [("intent_recognition", 4, 2)],
 }
-METRICS = ("test_accuracy", "test_loss", "train_accuracy", "train_loss", "llm_fallbacks", "llm_calls")
+METRICS = ("test_accuracy", "test_loss", "train_accuracy", "train_loss", "llm_fallbacks", "llm_calls",
+           "prompt_evaluations")  # the last: ZOPO's stated evaluation budget
 ABS_TOL_LOSS = 5e-3
 # Thread count changes float reduction order: goldens (and the recordings) use 2.
 THREADS = 2

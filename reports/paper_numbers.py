@@ -56,6 +56,12 @@ TABLE3_METHODS = (
     ("llm_only", "LLM-based optimization only"),
     ("combined", "Combined (ours)"),
 )
+# Rows of our Table 3 that the paper's table does not have (no published
+# number): ZOPO, the strongest black-box search at the LLM-only row's cost
+# (issue 15, baselines/zopo.py). reports.table3 adds them when the spec lists them.
+TABLE3_EXTRA_METHODS = (
+    ("zopo", "ZOPO (localized zeroth-order search)"),
+)
 
 
 def _rows(datasets, rows):

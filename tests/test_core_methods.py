@@ -20,7 +20,8 @@ from maao.tracking import Tracker
 
 pytestmark = pytest.mark.slow
 
-METHODS = ["combined", "single_start", "multi_start", "multi_start_perturbed", "llm_only"]
+METHODS = ["combined", "single_start", "multi_start", "multi_start_perturbed", "llm_only", "zopo"]
+LLM_METHODS = ("combined", "llm_only", "zopo")
 BUDGET = Budget(rounds=2, steps_per_round=3, final_steps=4)
 DATASET = "intent_recognition"
 PROPOSALS = ["a voice assistant request to {}", "zzz qqq xxv {}", "a user asking to {}"]
@@ -95,14 +96,14 @@ def test_run_finished_tagged_and_scored(runs, tracker, method):
     acc = run.data.metrics["test_accuracy"]
     assert 0 <= acc <= 100 and acc == pytest.approx(summary.metrics["test_accuracy"])
     assert 0 <= run.data.metrics["train_accuracy"] <= 100
-    uses_llm = method in ("combined", "llm_only")
+    uses_llm = method in LLM_METHODS
     assert calls == (BUDGET.rounds if uses_llm else 0)
     names = {a.path for a in tracker.client.list_artifacts(summary.run_id)}
     assert {"config.json", "final_prompt.json"} <= names
     if uses_llm:
-        assert {"rounds.json", "llm_transcript.json"} <= names
+        assert {"queries.json" if method == "zopo" else "rounds.json", "llm_transcript.json"} <= names
         assert run.data.metrics["llm_calls"] == BUDGET.rounds
-        # llm_only counts a reply that adds no new template (our server repeats itself)
+        # llm_only and zopo count a reply that adds no new template (our server repeats itself)
         assert run.data.metrics["llm_fallbacks"] == (0 if method == "combined" else BUDGET.rounds - 1)
         transcript = _artifact(tracker, summary.run_id, "llm_transcript.json")
         assert [t["position"][1] for t in transcript] == list(range(BUDGET.rounds))
@@ -135,7 +136,8 @@ def test_gradient_budget_is_equal(runs, tracker):
         history = tracker.client.get_metric_history(runs[0][method][0].run_id, "batch_loss")
         counts[method] = sorted(m.step for m in history)
     assert all(c == list(range(1, BUDGET.total_steps + 1)) for c in counts.values()), counts
-    assert tracker.client.get_metric_history(runs[0]["llm_only"][0].run_id, "batch_loss") == []
+    for method in ("llm_only", "zopo"):
+        assert tracker.client.get_metric_history(runs[0][method][0].run_id, "batch_loss") == []
 
 
 def test_methods_give_different_prompts(runs):
@@ -158,7 +160,7 @@ def test_rerun_is_skipped(runs, tracker, fake_llm_server):
     assert records.read_bytes() == before
 
 
-@pytest.mark.parametrize("method", ["combined", "llm_only"])
+@pytest.mark.parametrize("method", LLM_METHODS)
 def test_forced_replay_is_identical(runs, tracker, fake_llm_server, method):
     fake_llm_server.responder = lambda body: "1. something else entirely {}\n2. other {}\n3. more {}"
     store = ResponseStore(runs[1], mode="replay")
