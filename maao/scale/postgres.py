@@ -161,16 +161,23 @@ class LocalPostgres:
         self._create_database()
         return self
 
-    def _create_database(self) -> None:
+    def _create_database(self, name: str = DATABASE) -> None:
+        if not name.isidentifier():
+            raise ValueError(f"database name {name!r}: letters, digits and _ only")
         env = {**os.environ}
         if self.password_file:
             env["PGPASSWORD"] = self.password_file.read_text().strip()
         query = subprocess.run([str(self.bin / "psql"), "-h", self.host, "-p", str(self.port), "-U", ROLE,
-                                "-d", "postgres", "-tAc", f"SELECT 1 FROM pg_database WHERE datname='{DATABASE}'"],
+                                "-d", "postgres", "-tAc", f"SELECT 1 FROM pg_database WHERE datname='{name}'"],
                                check=True, capture_output=True, text=True, env=env)
         if query.stdout.strip() != "1":
             subprocess.run([str(self.bin / "createdb"), "-h", self.host, "-p", str(self.port), "-U", ROLE,
-                            DATABASE], check=True, capture_output=True, text=True, env=env)
+                            name], check=True, capture_output=True, text=True, env=env)
+
+    def create_database(self, name: str) -> str:
+        """Another database on this server (one MLflow store per test); its URI."""
+        self._create_database(name)
+        return self.uri(name)
 
     def stop(self, timeout_s: float = 30) -> None:
         """Fast shutdown (SIGINT: open sessions are ended, data is flushed)."""

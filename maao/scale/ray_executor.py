@@ -100,7 +100,8 @@ def run_task(config, job: JobSettings) -> dict:
 # ------------------------------------------------------------ in the driver
 def _connect(address: str | None):
     address = address or os.environ.get("RAY_ADDRESS") or None
-    if not address:
+    host = (address or "").rsplit(":", 1)[0].strip("[]")
+    if not address or host in ("127.0.0.1", "localhost", "::1"):
         # Ray's own switch for one-machine use (its default on macOS/Windows):
         # the node's address is 127.0.0.1, so its servers listen on loopback
         # only. Read when ray is imported.
@@ -137,9 +138,9 @@ def _user_error(err):
 def sweep(configs, tracker, responses: Path, args) -> tuple[int, int, list, set]:
     """Run `configs` as Ray tasks. Returns (trained, skipped, failures, used LLM keys);
     failures are (config, error) pairs of tasks that did not complete."""
+    where = _connect(getattr(args, "ray_address", None))
     import ray
 
-    where = _connect(getattr(args, "ray_address", None))
     if args.llm_mode in ("record-missing", "refresh") and len(ray.nodes()) > 1:
         raise ValueError(f"--llm-mode {args.llm_mode} with --executor ray needs a one-node Ray "
                          f"instance (the responses file is locked per machine; docs/scale.md)")
