@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import ipaddress
 
-import psutil
-
 
 def listening(pids) -> list[tuple[int, str, str, int]]:
     """(pid, process name, ip, port) of every listening TCP socket and bound UDP
     socket of `pids` and their descendants."""
+    import psutil  # comes with Ray (the scale extra)
+
     found = []
     seen = set()
     for pid in pids:
