@@ -82,8 +82,10 @@ def run_task(config, job: JobSettings) -> dict:
     """One configuration, in a Ray worker; returns a plain summary."""
     import torch
 
+    from ..redact import install_logging_filter
     from ..runner import execute
 
+    install_logging_filter()   # a worker's log lines reach the driver: no API key in them
     torch.set_num_threads(job.threads)
     tracker, store = _tracker(job.tracking_uri), _store(job.responses, job.llm_mode)
     used_before = set(store.used_keys)
@@ -183,8 +185,8 @@ def sweep(configs, tracker, responses: Path, args) -> tuple[int, int, list, set]
 
 
 def shutdown() -> None:
-    import ray
-
-    if ray.is_initialized():
+    """Leave the cluster (a private local instance stops with it)."""
+    ray = sys.modules.get("ray")
+    if ray is not None and ray.is_initialized():
         ray.shutdown()
 
