@@ -10,7 +10,7 @@ import subprocess
 import time
 
 import pytest
-from conftest import REPO, RUNS, maao_env, report, run, sweep_cmd
+from sweeps import REPO, RUNS, maao_env, report, run, sweep_cmd
 
 pytestmark = pytest.mark.scale
 

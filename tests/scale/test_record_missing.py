@@ -7,7 +7,7 @@ from __future__ import annotations
 import sys
 
 import pytest
-from conftest import REPO, maao_env, run
+from sweeps import REPO, maao_env, run
 from fake_openai_server import FakeOpenAIServer
 
 pytestmark = pytest.mark.scale
