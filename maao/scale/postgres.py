@@ -81,6 +81,15 @@ def _demote():
     return user, demote
 
 
+def _check_reachable(folder: Path) -> None:
+    """As root the server runs as `nobody`, who must be able to enter every
+    folder above its data (pytest's and tox's folders are private to root)."""
+    for part in [folder, *folder.parents]:
+        if not part.stat().st_mode & 0o001:
+            raise ValueError(f"{part}: not enterable by other users (mode {part.stat().st_mode & 0o777:o}); "
+                             f"PostgreSQL runs as `nobody` here: put --data under a folder it can reach")
+
+
 class LocalPostgres:
     """One postmaster on `host:port` over `data`; `start()` / `stop()` or `with`."""
 
@@ -92,6 +101,8 @@ class LocalPostgres:
         self.proc: subprocess.Popen | None = None
         self._as = _demote()
         self.data.parent.mkdir(parents=True, exist_ok=True)
+        if self._as:
+            _check_reachable(self.data.parent)
         self.bin = binaries_for(self._as, self.data.parent)
 
     # ---------------------------------------------------------------- uris

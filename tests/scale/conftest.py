@@ -9,6 +9,8 @@ Everything started here is stopped here, by process id. These tests need the
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -44,12 +46,19 @@ def local_table(scale_root):
 
 
 @pytest.fixture(scope="session")
-def postgres(scale_root):
+def postgres():
     from maao.scale.postgres import LocalPostgres
 
-    server = LocalPostgres(scale_root / "pgdata").start()
-    yield server
-    server.stop()
+    # Not under pytest's tmp folder: as root the server runs as `nobody`,
+    # who cannot enter /tmp/pytest-of-root (mode 700).
+    root = Path(tempfile.mkdtemp(prefix="maao-pg-"))
+    root.chmod(0o755)
+    server = LocalPostgres(root / "pgdata")
+    try:
+        yield server.start()
+    finally:
+        server.stop()
+        shutil.rmtree(root, ignore_errors=True)
     assert server.proc.poll() is not None
 
 
@@ -71,7 +80,12 @@ def ray_cluster(scale_root):
     from maao.scale.ray_local import LocalRayCluster
 
     # A short path: Ray's Unix socket paths must stay under 108 characters.
-    cluster = LocalRayCluster(2, Path(f"/tmp/maao-ray-{os.getpid()}"), scale_root / "ray.log").start()
-    yield cluster
-    cluster.stop()
-    assert not cluster.processes() or all(not p.is_running() for p in cluster.processes())
+    temp = Path(f"/tmp/maao-ray-{os.getpid()}")
+    cluster = LocalRayCluster(2, temp, scale_root / "ray.log").start()
+    family = cluster.processes()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+        shutil.rmtree(temp, ignore_errors=True)
+    assert not [p.pid for p in family if p.is_running()]
