@@ -58,21 +58,24 @@ def test_ray_sweep_into_postgres_mlflow_equals_local(local_table, ray_cluster, m
 
 
 def _kill_a_worker_mid_run(ray_cluster, uri, *extra):
-    """Start the sweep; once one run has finished, SIGKILL a worker that is
-    running another. Returns (the sweep's CompletedProcess-like result, the
-    runs finished before the kill)."""
+    """Start the sweep; once one run has finished, SIGKILL the worker that is
+    training another (its pid is the RUNNING run's `pid` tag). Returns the
+    sweep's exit code, stdout, stderr, the runs finished before the kill and
+    the id of the run that was killed."""
     proc = subprocess.Popen(sweep_cmd(uri, "--executor", "ray", *extra), cwd=REPO,
                             env=maao_env(**ray_cluster.driver_env), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 400
     killed = None
     try:
-        while killed is None and time.monotonic() < deadline and proc.poll() is None:
-            before = _finished_or_empty(uri)
-            busy = ray_cluster.workers_running("run_task")
-            if before and busy:
-                busy[0].send_signal(signal.SIGKILL)
-                killed = busy[0].pid
+        while time.monotonic() < deadline and proc.poll() is None:
+            before = _runs_by_status(uri, "FINISHED")
+            training = {r.data.tags.get("pid"): r.info.run_id for r in _runs_by_status(uri, "RUNNING").values()}
+            workers = {str(p.pid): p for p in ray_cluster.workers_running("run_task")}
+            mid_run = sorted(set(training) & set(workers))
+            if before and mid_run:
+                workers[mid_run[0]].send_signal(signal.SIGKILL)
+                killed = training[mid_run[0]]
                 break
             time.sleep(0.1)
         out, err = proc.communicate(timeout=600)
@@ -80,21 +83,32 @@ def _kill_a_worker_mid_run(ray_cluster, uri, *extra):
         if proc.poll() is None:
             proc.kill()
     assert killed is not None, f"no worker was caught mid-run:\n{err[-3000:]}"
-    return proc.returncode, out, err, before
+    before = {cell: run.info.run_id for cell, run in before.items()}
+    return proc.returncode, out, err, before, killed
 
 
-def _finished_or_empty(uri):
+def _runs_by_status(uri, status) -> dict:
+    """(method, dataset, shots, seed) -> run with this status ({} before the experiment exists)."""
     from mlflow.tracking import MlflowClient
 
-    exp = MlflowClient(uri).get_experiment_by_name("maao-table3-mini")
-    return finished_runs(uri) if exp else {}
+    client = MlflowClient(uri)
+    exp = client.get_experiment_by_name("maao-table3-mini")
+    if exp is None:
+        return {}
+    runs = client.search_runs([exp.experiment_id], f"attributes.status = '{status}'", max_results=1000)
+    return {(r.data.tags["method"], r.data.tags["dataset"], r.data.tags["shots"], r.data.tags["seed"]): r
+            for r in runs}
 
 
 def test_killed_worker_loses_no_finished_run_and_resubmission_completes(
         local_table, ray_cluster, mlflow_server, tmp_path):
-    rc, out, err, before = _kill_a_worker_mid_run(ray_cluster, mlflow_server.uri, "--ray-retries", "0")
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(mlflow_server.uri)
+    rc, out, err, before, killed = _kill_a_worker_mid_run(ray_cluster, mlflow_server.uri, "--ray-retries", "0")
     assert rc == 1, err[-3000:]
-    assert "did not complete on Ray" in err and "re-run the same command" in err
+    assert "run(s) did not complete on Ray (finished runs are kept); re-run the same command" in err
+    assert client.get_run(killed).info.status == "RUNNING"       # its process died with it
     after = finished_runs(mlflow_server.uri)
     assert len(after) < RUNS
     assert all(after[cell] == run_id for cell, run_id in before.items())   # nothing finished was lost
@@ -104,23 +118,24 @@ def test_killed_worker_loses_no_finished_run_and_resubmission_completes(
     assert f"{RUNS - len(after)} run(s) trained, {len(after)} skipped" in again.stdout
     final = finished_runs(mlflow_server.uri)
     assert len(final) == RUNS and all(final[c] == r for c, r in after.items())
+    stale = client.get_run(killed)                               # closed by the resubmission
+    assert stale.info.status == "KILLED" and stale.data.tags["replaced_by"] in final.values()
     assert report(mlflow_server.uri, tmp_path / "report") == local_table
 
 
 def test_killed_worker_is_retried_by_ray(local_table, ray_cluster, mlflow_server, tmp_path):
-    rc, out, err, before = _kill_a_worker_mid_run(ray_cluster, mlflow_server.uri)   # default: 3 retries
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(mlflow_server.uri)
+    rc, out, err, before, killed = _kill_a_worker_mid_run(ray_cluster, mlflow_server.uri)  # 3 retries
     assert rc == 0, err[-3000:]
     assert f"{RUNS} run(s) trained, 0 skipped" in out
     final = finished_runs(mlflow_server.uri)
     assert len(final) == RUNS and all(final[c] == r for c, r in before.items())
-    # The killed task's run was left RUNNING; its retry closed it as KILLED.
-    from mlflow.tracking import MlflowClient
-
-    client = MlflowClient(mlflow_server.uri)
-    exp = client.get_experiment_by_name("maao-table3-mini")
-    killed = client.search_runs([exp.experiment_id], "attributes.status = 'KILLED'")
-    assert len(killed) == 1 and killed[0].data.tags["replaced_by"] in final.values()
-    assert not client.search_runs([exp.experiment_id], "attributes.status = 'RUNNING'")
+    # The killed task's run was left RUNNING; Ray's retry closed it as KILLED.
+    stale = client.get_run(killed)
+    assert stale.info.status == "KILLED" and stale.data.tags["replaced_by"] in final.values()
+    assert not _runs_by_status(mlflow_server.uri, "RUNNING")
     assert report(mlflow_server.uri, tmp_path / "report") == local_table
 
 
