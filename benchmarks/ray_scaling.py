@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -69,9 +70,12 @@ def main(argv=None) -> int:
         assert len(reference) == runs, reference
         for workers in args.workers:
             db = tmp / f"ray{workers}.db"
-            with LocalRayCluster(workers, Path(f"/tmp/maao-ray-scaling-{os.getpid()}-{workers}"),
-                                 tmp / f"ray{workers}.log") as cluster:
-                seconds = timed_sweep(db, args.seeds, cluster.driver_env, "--executor", "ray")
+            ray_temp = Path(f"/tmp/maao-ray-scaling-{os.getpid()}-{workers}")  # short: socket paths
+            try:
+                with LocalRayCluster(workers, ray_temp, tmp / f"ray{workers}.log") as cluster:
+                    seconds = timed_sweep(db, args.seeds, cluster.driver_env, "--executor", "ray")
+            finally:
+                shutil.rmtree(ray_temp, ignore_errors=True)
             if accuracies(db) != reference:
                 raise SystemExit(f"{workers} Ray workers: accuracies differ from the local executor's")
             rows.append((f"Ray, {workers} worker(s)", seconds))
