@@ -36,6 +36,33 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("-v", "--verbose", action="store_true")
 
 
+def _positive(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    return value
+
+
+def _non_negative(text: str) -> float:
+    value = float(text)
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
+    return value
+
+
+def _executor_options(p: argparse.ArgumentParser) -> None:
+    """Where the runs of a sweep execute (docs/scale.md)."""
+    p.add_argument("--executor", choices=["local", "ray"], default="local",
+                   help="local (default): one run after another in this process; ray: one Ray task per run")
+    p.add_argument("--ray-address", help="Ray cluster to join (default: $RAY_ADDRESS, else a private "
+                                         "local instance on 127.0.0.1)")
+    p.add_argument("--ray-cpus", type=_positive, default=1.0, help="CPUs per run (default 1)")
+    p.add_argument("--ray-gpus", type=_non_negative, default=0.0,
+                   help="GPUs per run, fractions allowed (0.25: four runs share a GPU; default 0)")
+    p.add_argument("--ray-retries", type=int, default=3,
+                   help="re-runs of a task lost with its worker or node (default 3)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="maao", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -57,6 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--shots", nargs="+", type=int)
     sweep.add_argument("--seeds", nargs="+", type=int)
     _common(sweep)
+    _executor_options(sweep)
 
     zs = sub.add_parser("zero-shot", help="test accuracy of the dataset's hand-written template")
     zs.add_argument("--dataset", required=True)
@@ -122,6 +150,7 @@ def cmd_runs(args, spec=None) -> int:
     from tqdm import tqdm
 
     from .llm import write_manifest
+    from .llm.errors import LLMError
     from .runner import execute
     from .tracking import Tracker
 
@@ -148,23 +177,41 @@ def cmd_runs(args, spec=None) -> int:
                        f"train loss {m.get('train_loss', float('nan')):.4f}  [{state}] run {summary.run_id}")
         return summary
 
-    busy = []
-    for config in bar:
-        bar.set_postfix_str(f"{config.name} {config.dataset} {config.shots}s seed{config.seed}")
-        if run(config).busy:
-            busy.append(config)     # another process trains it: come back at the end
-    for config in busy:
-        while (summary := run(config)).busy:
-            print(f"maao: waiting for run {summary.run_id} ({config.name} {config.dataset} "
-                  f"{config.shots}-shot seed {config.seed}), trained by another process", file=sys.stderr)
-            tracker.wait_idle(summary.run_id)
+    failed = []  # (config, error) of Ray tasks that did not complete
+    if getattr(args, "executor", "local") == "ray":
+        from .scale import ray_executor
+
+        bar.close()
+        try:
+            done, skipped, failed, used = ray_executor.sweep(configs, tracker, _responses_path(spec, args), args)
+        finally:
+            ray_executor.shutdown()
+        store.used_keys |= used
+        for config, err in failed:
+            if isinstance(err, (ValueError, FileNotFoundError, LLMError)):
+                raise err  # bad settings or a replay miss: one line, exit 2 (main)
+    else:
+        busy = []
+        for config in bar:
+            bar.set_postfix_str(f"{config.name} {config.dataset} {config.shots}s seed{config.seed}")
+            if run(config).busy:
+                busy.append(config)     # another process trains it: come back at the end
+        for config in busy:
+            while (summary := run(config)).busy:
+                print(f"maao: waiting for run {summary.run_id} ({config.name} {config.dataset} "
+                      f"{config.shots}-shot seed {config.seed}), trained by another process", file=sys.stderr)
+                tracker.wait_idle(summary.run_id)
     # The manifest lists every key the whole experiment uses: only a complete
     # sweep in which every run executed (none skipped) knows them all.
-    if store.used_keys and args.command == "sweep" and not skipped and not any(
+    if store.used_keys and args.command == "sweep" and not skipped and not failed and not any(
             (args.methods, args.datasets, args.shots, args.seeds)):
         write_manifest(_responses_path(spec, args).with_suffix(".manifest.json"), store.used_keys)
     print(f"maao: {done} run(s) trained, {skipped} skipped as already finished, "
           f"{time.perf_counter() - started:.1f}s total; MLflow: {tracker.uri}")
+    if failed:
+        print(f"maao: {len(failed)} run(s) did not complete on Ray (finished runs are kept); "
+              f"re-run the same command to resume", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -52,7 +52,9 @@ def cached_input_features(backbone, split, dataset: str, split_name: str,
     path.parent.mkdir(parents=True, exist_ok=True)
     meta = torch.tensor(list(f"{fingerprint}|{digest}".encode()), dtype=torch.uint8)
     content = torch.tensor(list(content_digest(feats).encode()), dtype=torch.uint8)
-    tmp = path.with_suffix(".tmp")
+    # A temp name of its own per process: parallel workers (maao.scale) may
+    # build the same file at once; each replace is then whole, the last wins.
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
     save_file({"features": feats, "meta_digest": meta, "content_sha256": content}, tmp)
     os.replace(tmp, path)  # atomic: an interrupted write never leaves half a file
     return feats
