@@ -60,8 +60,9 @@ def run_note(tags: dict, metrics: dict, prompt: str, marks: list[tuple[int, str]
                          else f"| {label} | {value:.4f} |")
     lines += ["", f"Final prompt: `{prompt}`" if prompt else "Final prompt: (none)"]
     if marks:
-        lines += ["", f"Restarts at steps {', '.join(str(s) for s, _ in marks)} (marked on `loss_curve.png`"
-                      + ("; the LLM's rounds in `rounds.md`)." if tags.get("llm_model") else ")."]
+        rounds = "; the LLM's rounds in `rounds.md`" if tags.get("llm_model") else ""
+        lines += ["", f"Restarts at steps {', '.join(str(s) for s, _ in marks)} "
+                      f"(marked on `loss_curve.png`{rounds})."]
     if tags.get("llm_model"):
         lines += ["", f"LLM `{tags['llm_model']}`, replies from {tags.get('llm_source', '?')} "
                       f"(mode {tags.get('llm_mode', '?')}, responses digest `{tags.get('llm_pairs_sha256', '')}`)."]

@@ -94,6 +94,7 @@ class RunSummary:
     seconds: float
     run_id: str
     busy: bool = False      # another live process is training this configuration (run_id)
+    llm_replayed: int = 0   # LLM calls answered from the response store (not live)
 
 
 @lru_cache(maxsize=4)
@@ -223,7 +224,8 @@ def execute(config: RunConfig, tracker: Tracker, store=None, data_dir=None, cach
     except BaseException as err:
         tracker.fail(run_id, err)
         raise
-    return RunSummary(config, False, metrics, metrics["seconds"], run_id)
+    replayed = sum(e["source"] != "live" for e in llm.transcript) if llm else 0
+    return RunSummary(config, False, metrics, metrics["seconds"], run_id, llm_replayed=replayed)
 
 
 def _readable(config, name, tags, metrics, runlog, artifacts, transcript) -> dict:

@@ -119,14 +119,18 @@ class Tracker:
         by every later sweep (so that reruns keep one tree); RUNNING while a
         sweep runs."""
         with store_lock(self.uri):
-            found = self.client.search_runs([self.experiment_id(experiment)], "tags.run_kind = 'sweep'",
-                                            order_by=["attributes.start_time ASC"], max_results=1)
-            if found:
-                run_id = found[0].info.run_id
+            run_id = self.sweep_id(experiment)
+            if run_id:
                 self.client.update_run(run_id, status="RUNNING")
             else:
                 run_id = self.start(experiment, name, {**tags, "run_kind": "sweep"})
         return run_id
+
+    def sweep_id(self, experiment: str) -> str | None:
+        """The experiment's sweep parent run (the oldest, should two exist), or None."""
+        found = self.client.search_runs([self.experiment_id(experiment)], "tags.run_kind = 'sweep'",
+                                        order_by=["attributes.start_time ASC"], max_results=1)
+        return found[0].info.run_id if found else None
 
     def adopt(self, parent_id: str, run) -> None:
         """Nest a reused finished run under the sweep's parent, if it has none.
