@@ -217,8 +217,11 @@ def execute(config: RunConfig, tracker: Tracker, store=None, data_dir=None, cach
             artifacts["llm_pairs.json"] = provenance.used_pairs(llm.transcript)
             metrics["llm_calls"] = len(llm.transcript)
             end_tags = provenance.finish_tags(store, llm.transcript)
-        end_tags.update(_readable(config, name, {**tags, **end_tags}, metrics, runlog, artifacts,
-                                  llm.transcript if llm else []))
+        try:
+            end_tags.update(_readable(config, name, {**tags, **end_tags}, metrics, runlog, artifacts,
+                                      llm.transcript if llm else []))
+        except Exception:  # noqa: BLE001 - a picture or a description never costs a trained run
+            log.exception("run %s: description / loss curve / rounds.md not made", name)
         params = config.semantic() if llm else {k: v for k, v in config.semantic().items() if k != "llm"}
         tracker.finish(run_id, params, runlog.metrics, metrics, artifacts, end_tags)
     except BaseException as err:
