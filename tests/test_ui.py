@@ -202,3 +202,16 @@ def test_a_headless_browser_shows_the_runs(ui):
 def test_ui_without_a_store_says_how_to_fill_it(tmp_path, capsys):
     assert main(["ui", "--tracking-uri", f"sqlite:///{tmp_path / 'none.db'}"]) == 2
     assert "tox -e table3" in capsys.readouterr().err
+
+
+def test_help_lists_methods_datasets_and_specs(capsys):
+    with pytest.raises(SystemExit):
+        main(["run", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    for name in ("combined", "single_start", "multi_start_perturbed", "llm_only",   # --method
+                 "bbc_news", "intent_recognition", "eurosat",                      # --dataset
+                 "table3", "table8", "figure2"):                                   # --spec
+        assert name in out, f"`maao run --help` does not list {name}"
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    assert "ui" in capsys.readouterr().out
