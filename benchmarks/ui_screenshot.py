@@ -25,7 +25,9 @@ def _port() -> int:
 
 
 def main(argv=None) -> int:
-    from maao.ui import runs_url, stop, wait_until_up
+    import os
+
+    from maao.ui import SERVER_ENV, runs_url, stop, wait_until_up
     from maao.tracking import tracking_uri
 
     ap = argparse.ArgumentParser(prog="python -m benchmarks.ui_screenshot", description=__doc__,
@@ -55,7 +57,8 @@ def main(argv=None) -> int:
     base = f"http://127.0.0.1:{port}"
     server = subprocess.Popen([sys.executable, "-m", "mlflow", "server", "--backend-store-uri", uri,
                                "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+                              env={**os.environ, **SERVER_ENV})
     try:
         wait_until_up(base, server)
         a, b = args.methods

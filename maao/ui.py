@@ -23,6 +23,9 @@ import urllib.request
 from pathlib import Path
 
 HOST = "127.0.0.1"
+# MLflow 3's server also starts a job runner (GenAI scorers, trace archival:
+# seven processes) that a store of training runs never uses.
+SERVER_ENV = {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
 # The cell runs of a table, not its sweep parent (tag run_kind=sweep).
 CELL_FILTER = "tags.method != ''"
 ORDER = "metrics.`test_accuracy`"
@@ -99,7 +102,11 @@ def main(argv: list[str] | None = None) -> int:
            "--host", HOST, "--port", str(args.port), "--workers", "1"]
     # Its own process group: mlflow server runs its web server as a child
     # process, and stopping the group stops both.
-    proc = subprocess.Popen(cmd, start_new_session=True)
+    proc = subprocess.Popen(cmd, start_new_session=True, env={**os.environ, **SERVER_ENV})
+    # SIGTERM, and SIGINT even where a shell started this in the background
+    # with SIGINT ignored: stop the server, never leave it running.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, _interrupt)
     try:
         wait_until_up(base, proc)
         print(f"\nmaao ui: MLflow on {base} over {uri}\n"
@@ -115,6 +122,10 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     finally:
         stop(proc)
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
 
 
 def stop(proc: subprocess.Popen) -> None:
