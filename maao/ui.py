@@ -111,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
         wait_until_up(base, proc)
         print(f"\nmaao ui: MLflow on {base} over {uri}\n"
               f"  {name} runs, best first:  {runs_url(base, exp.experiment_id)}\n"
-              f"  the same as charts:           {runs_url(base, exp.experiment_id, view='CHART')}\n"
+              f"  the same runs as charts:  {runs_url(base, exp.experiment_id, view='CHART')}\n"
               f"  other experiments: {', '.join(n for n in known if n != name) or 'none'}\n"
               "  Ctrl-C stops the server.", flush=True)
         return proc.wait()
