@@ -27,7 +27,7 @@ def _port() -> int:
 def main(argv=None) -> int:
     import os
 
-    from maao.ui import SERVER_ENV, runs_url, stop, wait_until_up
+    from maao.ui import SERVER_ENV, compare_filter, methods_of, runs_url, stop, wait_until_up
     from maao.tracking import tracking_uri
 
     ap = argparse.ArgumentParser(prog="python -m benchmarks.ui_screenshot", description=__doc__,
@@ -61,9 +61,7 @@ def main(argv=None) -> int:
                               env={**os.environ, **SERVER_ENV})
     try:
         wait_until_up(base, server)
-        a, b = args.methods
-        search = (f"tags.method IN ('{a}', '{b}') AND tags.dataset = '{args.dataset}' "
-                  f"AND tags.shots = '{args.shots}'")
+        search = compare_filter(methods_of(uri, exp.experiment_id), args.methods, args.dataset, args.shots)
         url = runs_url(base, exp.experiment_id, search, view=args.view)
         out = Path(args.out).resolve()
         out.parent.mkdir(parents=True, exist_ok=True)

@@ -159,9 +159,11 @@ def experiment_note(spec, scale: str, experiment: str) -> str:
         f"`{spec.table} {scale} sweep`, which holds the table (`tables/{spec.table}.md`, `.csv`) and its "
         f"significance tests (`tables/{spec.table}_significance.csv`). The table's entry is "
         "`test_accuracy` averaged over shots per seed, then mean ± std over seeds. To compare the "
-        "combined method with a baseline, filter e.g. "
-        "`tags.method IN ('combined', 'single_start') AND tags.dataset = 'bbc_news'`, "
-        "sort by `metrics.test_accuracy`, select the runs and press Compare. "
+        "combined method with a baseline, filter by dataset and shots and leave out the other rows "
+        "(MLflow's search has no OR and no IN for tags), e.g. `tags.dataset = 'bbc_news' AND "
+        "tags.shots = '4' AND tags.method != 'llm_only'`, or let `maao ui --compare combined "
+        "single_start --dataset bbc_news --shots 4` print the link; sort by `metrics.test_accuracy`, "
+        "select the runs and press Compare. "
         "Each run's description has its key numbers; `loss_curve.png` marks its restarts; "
         "`rounds.md` shows the LLM rounds.",
         "", f"Reports: `python -m reports {spec.table} --scale {scale}`; experiment `{experiment}`.",

@@ -1,6 +1,7 @@
 """`maao ui` / `tox -e ui`: MLflow's UI over the suite's store, on loopback.
 
     maao ui [--table table3] [--scale mini] [--port 5000] [--tracking-uri URI]
+            [--compare combined single_start [--dataset D] [--shots S]]
 
 Starts `mlflow server` on 127.0.0.1 (never on a public interface: the
 store holds every run's configuration and LLM transcripts) and prints the URL
@@ -37,6 +38,28 @@ def runs_url(base: str, experiment_id: str, search: str = CELL_FILTER, view: str
     query = urllib.parse.urlencode({"searchFilter": search, "orderByKey": ORDER, "orderByAsc": "false",
                                     "compareRunsMode": view}, quote_via=urllib.parse.quote)
     return f"{base}/#/experiments/{experiment_id}/runs?{query}"
+
+
+def compare_filter(methods: set[str], pick: list[str], dataset: str | None = None,
+                   shots: str | None = None) -> str:
+    """A search filter for the runs of `pick` (method rows) among `methods`.
+    MLflow's search has neither OR nor IN for tags, so the other rows are
+    excluded one by one."""
+    unknown = sorted(set(pick) - methods)
+    if unknown:
+        raise ValueError(f"no runs of method(s) {unknown}; the experiment has {sorted(methods)}")
+    parts = [f"tags.method != '{m}'" for m in sorted(methods - set(pick))] or [CELL_FILTER]
+    parts += [f"tags.dataset = '{dataset}'"] if dataset else []
+    parts += [f"tags.shots = '{shots}'"] if shots else []
+    return " AND ".join(parts)
+
+
+def methods_of(uri: str, experiment_id: str) -> set[str]:
+    """The method rows (tag `method`) of an experiment's runs."""
+    from mlflow.tracking import MlflowClient
+
+    runs = MlflowClient(uri).search_runs([experiment_id], CELL_FILTER, max_results=50000)
+    return {r.data.tags["method"] for r in runs}
 
 
 def _free(port: int) -> bool:
@@ -81,6 +104,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--scale", default="mini", help="mini (default) or paper")
     ap.add_argument("--port", type=int, default=5000, help="port on 127.0.0.1 (default 5000)")
     ap.add_argument("--tracking-uri", help="MLflow store (default: $MLFLOW_TRACKING_URI or sqlite:///mlflow.db)")
+    ap.add_argument("--compare", nargs="+", metavar="METHOD",
+                    help="also print a link to these method rows only, e.g. combined single_start")
+    ap.add_argument("--dataset", help="with --compare: one dataset")
+    ap.add_argument("--shots", help="with --compare: one shot count")
     args = ap.parse_args(argv)
     uri = tracking_uri(args.tracking_uri)
     if uri.startswith("sqlite:///") and not Path(uri[len("sqlite:///"):]).is_file():
@@ -93,6 +120,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"maao ui: error: no experiment {name!r} in {uri}; it has: {', '.join(known) or 'none'}",
               file=sys.stderr)
         return 2
+    search = None
+    if args.compare:
+        try:
+            search = compare_filter(methods_of(uri, exp.experiment_id), args.compare, args.dataset, args.shots)
+        except ValueError as err:
+            print(f"maao ui: error: {err}", file=sys.stderr)
+            return 2
     if not _free(args.port):
         print(f"maao ui: error: port {args.port} on {HOST} is in use; choose another with --port",
               file=sys.stderr)
@@ -112,7 +146,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\nmaao ui: MLflow on {base} over {uri}\n"
               f"  {name} runs, best first:  {runs_url(base, exp.experiment_id)}\n"
               f"  the same runs as charts:  {runs_url(base, exp.experiment_id, view='CHART')}\n"
-              f"  other experiments: {', '.join(n for n in known if n != name) or 'none'}\n"
+              + (f"  {' vs '.join(args.compare)}, as charts: "
+                 f"{runs_url(base, exp.experiment_id, search, view='CHART')}\n    (filter: {search})\n"
+                 if search else "")
+              + f"  other experiments: {', '.join(n for n in known if n != name) or 'none'}\n"
               "  Ctrl-C stops the server.", flush=True)
         return proc.wait()
     except KeyboardInterrupt:

@@ -215,3 +215,24 @@ def test_help_lists_methods_datasets_and_specs(capsys):
     with pytest.raises(SystemExit):
         main(["--help"])
     assert "ui" in capsys.readouterr().out
+
+
+def test_compare_filter_leaves_out_the_other_rows():
+    from maao.ui import compare_filter
+
+    rows = {"combined", "single_start", "multi_start", "llm_only"}
+    assert compare_filter(rows, ["combined", "single_start"], "bbc_news", "4") == (
+        "tags.method != 'llm_only' AND tags.method != 'multi_start' AND "
+        "tags.dataset = 'bbc_news' AND tags.shots = '4'")
+    assert compare_filter({"combined"}, ["combined"]) == "tags.method != ''"
+    with pytest.raises(ValueError, match="no runs of method"):
+        compare_filter(rows, ["combined", "zopo"])
+
+
+@pytest.mark.slow
+def test_compare_link_selects_the_two_rows(ui):
+    from maao.ui import compare_filter, methods_of
+
+    eid = _api(ui, "experiments/get-by-name?experiment_name=maao-table3-mini")["experiment"]["experiment_id"]
+    search = compare_filter(methods_of(ui["uri"], eid), ["combined"], "intent_recognition", "1")
+    assert [_tags(r)["method"] for r in _search(ui, eid, search)] == ["combined"]
