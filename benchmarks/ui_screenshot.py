@@ -3,9 +3,10 @@
     python -m benchmarks.ui_screenshot [--table table3] [--methods combined single_start]
         [--dataset intent_recognition] [--shots 4] [--view CHART] [--out docs/ui-compare.png]
 
-Starts `maao ui` on a free loopback port over the store ($MLFLOW_TRACKING_URI
-or --tracking-uri), opens the table's runs view filtered to the two methods
-on one dataset and shot count in Debian's headless Chromium
+Starts MLflow's server on a free loopback port over the store
+($MLFLOW_TRACKING_URI or --tracking-uri), opens the compare page of the two
+methods' runs on one dataset and shot count (or the runs view) in Debian's
+headless Chromium
 (`apt-get install -y chromium`), saves the picture and stops the server.
 """
 from __future__ import annotations
@@ -37,8 +38,10 @@ def main(argv=None) -> int:
     ap.add_argument("--methods", nargs=2, default=["combined", "single_start"])
     ap.add_argument("--dataset", default="intent_recognition")
     ap.add_argument("--shots", default="4")
-    ap.add_argument("--view", default="CHART", choices=["TABLE", "CHART"])
-    ap.add_argument("--size", default="1600,1000", help="browser window, width,height")
+    ap.add_argument("--view", default="COMPARE", choices=["COMPARE", "TABLE", "CHART"],
+                    help="COMPARE (default): MLflow's compare page of the selected runs; TABLE/CHART: the "
+                         "runs view (charts may still be loading when headless Chromium takes the picture)")
+    ap.add_argument("--size", default="1600,1400", help="browser window, width,height")
     ap.add_argument("--out", default="docs/ui-compare.png")
     ap.add_argument("--tracking-uri")
     args = ap.parse_args(argv)
@@ -62,7 +65,15 @@ def main(argv=None) -> int:
     try:
         wait_until_up(base, server)
         search = compare_filter(methods_of(uri, exp.experiment_id), args.methods, args.dataset, args.shots)
-        url = runs_url(base, exp.experiment_id, search, view=args.view)
+        if args.view == "COMPARE":
+            import json
+            import urllib.parse
+
+            ids = [r.info.run_id for r in MlflowClient(uri).search_runs([exp.experiment_id], search)]
+            query = urllib.parse.urlencode({"runs": json.dumps(ids), "experiments": json.dumps([exp.experiment_id])})
+            url = f"{base}/#/compare-runs?{query}"
+        else:
+            url = runs_url(base, exp.experiment_id, search, view=args.view)
         out = Path(args.out).resolve()
         out.parent.mkdir(parents=True, exist_ok=True)
         # virtual time: the single-page app loads, queries the API and draws
