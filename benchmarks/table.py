@@ -14,9 +14,11 @@ import argparse
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 SUBSET_FLAGS = ("--methods", "--datasets", "--shots", "--seeds")
 SUBSET_OUT = "reports/out"
+NOTE_MAX = 7500     # MLflow 3 keeps tag values (a run's description) up to 8000 characters
 
 
 def main(argv=None) -> int:
@@ -30,14 +32,37 @@ def main(argv=None) -> int:
     args, sweep_args = parser.parse_known_args(argv)
     started = time.perf_counter()
     steps, out = plan(args, sweep_args)
+    wall_start = time.time()
     for cmd in steps:
         code = subprocess.call(cmd)
         if code:
             print(f"{args.table}: step failed ({' '.join(cmd[2:4])}, exit {code})", file=sys.stderr)
             return code
+    attached = attach_to_sweep(args, out, wall_start)
     print(f"{args.table} ({args.scale}): done in {time.perf_counter() - started:.0f}s; "
-          f"tables in {out}/")
+          f"tables in {out}/" + (f"; also on the sweep's parent run {attached} in MLflow" if attached else ""))
     return 0
+
+
+def attach_to_sweep(args, out: str, since: float) -> str | None:
+    """Log the files the report step wrote (table .md/.csv/.tex, cells and
+    significance CSVs; Figure 2's CSV and pictures) to the sweep's parent run,
+    under tables/, and make the table its description. Returns the run id."""
+    from maao.tracking import Tracker
+
+    reports = Path(__file__).resolve().parent.parent / "reports"
+    # The reports CLI writes to reports/out/ itself when cells are missing.
+    dirs = [Path(out) if args.out else reports / Path(out).relative_to("reports"), reports / "out"]
+    files = [p for d in dirs if d.is_dir() for p in sorted(d.glob(f"{args.table}*"))
+             if p.is_file() and p.stat().st_mtime >= since]
+    tracker = Tracker(args.tracking_uri)
+    parent = tracker.sweep_id(f"maao-{args.table}-{args.scale}")
+    if not parent or not files:
+        return None
+    table_md = next((p for p in files if p.name == f"{args.table}.md"), None)
+    note = table_md.read_text()[:NOTE_MAX] if table_md else None
+    tracker.attach(parent, files, "tables", note=note)
+    return parent
 
 
 def plan(args, sweep_args: list[str]) -> tuple[list[list[str]], str]:

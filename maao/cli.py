@@ -5,6 +5,7 @@
     maao zero-shot --dataset bbc_news
     maao responses check table3
     maao llm prepare | serve | stop
+    maao ui --table table3           # MLflow's UI over the store, on 127.0.0.1
 """
 from __future__ import annotations
 
@@ -63,33 +64,49 @@ def _executor_options(p: argparse.ArgumentParser) -> None:
                    help="re-runs of a task lost with its worker or node (default 3)")
 
 
+def _names() -> dict[str, str]:
+    """The choices --help lists (read without importing torch or a spec)."""
+    from importlib.metadata import entry_points
+
+    from .datasets.registry import DATASETS
+    from .spec import SPEC_DIR
+
+    methods = ["combined", *sorted(ep.name for ep in entry_points(group="maao.methods"))]
+    return {"method": ", ".join(methods), "dataset": ", ".join(sorted(DATASETS)),
+            "spec": ", ".join(sorted(p.stem for p in SPEC_DIR.glob("*.yaml")))}
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="maao", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
 
+    names = _names()
     run = sub.add_parser("run", help="run one method on one dataset/shots/seed")
-    run.add_argument("--spec", default="table3", help="experiment spec giving the settings (default table3)")
-    run.add_argument("--method", required=True, help="combined, single_start, multi_start, ...")
-    run.add_argument("--dataset", required=True)
+    run.add_argument("--spec", default="table3",
+                     help=f"experiment spec giving the settings (default table3): {names['spec']}, or a YAML path")
+    run.add_argument("--method", required=True, help=f"one of: {names['method']}")
+    run.add_argument("--dataset", required=True,
+                     help=f"one of: {names['dataset']} (the mini scale has bbc_news, intent_recognition)")
     run.add_argument("--shots", type=int, required=True)
     run.add_argument("--seed", type=int, default=1)
     run.add_argument("--n-ctx", type=int, help="prompt length (default: the spec's, 4)")
     _common(run)
 
     sweep = sub.add_parser("sweep", help="run every configuration of an experiment spec (resumable)")
-    sweep.add_argument("spec", help="spec name in benchmarks/specs (table3) or a YAML path")
-    sweep.add_argument("--methods", nargs="+")
-    sweep.add_argument("--datasets", nargs="+")
+    sweep.add_argument("spec", help=f"spec name in benchmarks/specs ({names['spec']}) or a YAML path")
+    sweep.add_argument("--methods", nargs="+", help="method rows of the spec (default: all); "
+                                                    f"methods: {names['method']}")
+    sweep.add_argument("--datasets", nargs="+", help=f"datasets (default: the spec's): {names['dataset']}")
     sweep.add_argument("--shots", nargs="+", type=int)
     sweep.add_argument("--seeds", nargs="+", type=int)
     _common(sweep)
     _executor_options(sweep)
 
     zs = sub.add_parser("zero-shot", help="test accuracy of the dataset's hand-written template")
-    zs.add_argument("--dataset", required=True)
+    zs.add_argument("--dataset", required=True, help=f"one of: {names['dataset']}")
     zs.add_argument("--template", help="a template with {} (default: the dataset's)")
-    zs.add_argument("--spec", default="table3")
+    zs.add_argument("--spec", default="table3", help=f"default table3: {names['spec']}")
     _common(zs)
 
     resp = sub.add_parser("responses", help="check recorded LLM responses against a spec's manifest")
@@ -101,6 +118,9 @@ def build_parser() -> argparse.ArgumentParser:
     llm = sub.add_parser("llm", help="prepare/serve/stop the local llama.cpp LLM (see docs/llm.md)",
                          add_help=False)
     llm.add_argument("args", nargs=argparse.REMAINDER)
+    ui = sub.add_parser("ui", help="MLflow's UI over the store on 127.0.0.1; prints the table's runs URL "
+                                   "(maao ui --help)", add_help=False)
+    ui.add_argument("args", nargs=argparse.REMAINDER)
     return parser
 
 
@@ -154,21 +174,31 @@ def cmd_runs(args, spec=None) -> int:
     from .runner import execute
     from .tracking import Tracker
 
+    from .run_views import experiment_note
+
     spec, configs = _configs(args, spec)
+    env_uri = os.environ.get("MLFLOW_TRACKING_URI")  # read before MLflow sets it (mlflow.set_tracking_uri)
     tracker = Tracker(args.tracking_uri)
     store = _store(_responses_path(spec, args), args.llm_mode)
     started = time.perf_counter()
-    done = skipped = 0
+    done = skipped = replayed = 0
+    experiment = configs[0].experiment
+    tracker.describe_experiment(experiment, experiment_note(spec, args.scale, experiment))
+    # A sweep nests its runs under the experiment's sweep parent (maao.tracking).
+    parent = tracker.sweep_run(experiment, f"{spec.table} {args.scale} sweep",
+                               {"table": spec.table, "scale": args.scale, "spec": f"{spec.name}@v{spec.version}"}
+                               ) if args.command == "sweep" else None
     bar = tqdm(configs, desc=f"{spec.name}/{args.scale}", unit="run", disable=len(configs) == 1)
 
     def run(config):
-        nonlocal done, skipped
+        nonlocal done, skipped, replayed
         summary = execute(config, tracker, store, args.data_dir, args.cache_dir, force=args.force,
-                          progress=len(configs) == 1)
+                          progress=len(configs) == 1, parent_run_id=parent)
         if summary.busy:
             return summary
         skipped += summary.skipped
         done += not summary.skipped
+        replayed += summary.llm_replayed
         if len(configs) == 1 or args.verbose:
             state = "skipped (already finished)" if summary.skipped else f"{summary.seconds:.1f}s"
             m = summary.metrics
@@ -178,41 +208,63 @@ def cmd_runs(args, spec=None) -> int:
         return summary
 
     failed = []  # (config, error) of Ray tasks that did not complete
-    if getattr(args, "executor", "local") == "ray":
-        from .scale import ray_executor
+    status = "KILLED"
+    try:
+        if getattr(args, "executor", "local") == "ray":
+            from .scale import ray_executor
 
-        bar.close()
-        try:
-            done, skipped, failed, used = ray_executor.sweep(configs, tracker, _responses_path(spec, args), args)
-        finally:
-            ray_executor.shutdown()
-        store.used_keys |= used
-        for config, err in failed:
-            if isinstance(err, (ValueError, FileNotFoundError, LLMError)):
-                raise err  # bad settings or a replay miss: one line, exit 2 (main)
-    else:
-        busy = []
-        for config in bar:
-            bar.set_postfix_str(f"{config.name} {config.dataset} {config.shots}s seed{config.seed}")
-            if run(config).busy:
-                busy.append(config)     # another process trains it: come back at the end
-        for config in busy:
-            while (summary := run(config)).busy:
-                print(f"maao: waiting for run {summary.run_id} ({config.name} {config.dataset} "
-                      f"{config.shots}-shot seed {config.seed}), trained by another process", file=sys.stderr)
-                tracker.wait_idle(summary.run_id)
+            bar.close()
+            try:
+                done, skipped, failed, used = ray_executor.sweep(configs, tracker,
+                                                                 _responses_path(spec, args), args)
+            finally:
+                ray_executor.shutdown()
+            store.used_keys |= used
+            for config, err in failed:
+                if isinstance(err, (ValueError, FileNotFoundError, LLMError)):
+                    raise err  # bad settings or a replay miss: one line, exit 2 (main)
+        else:
+            busy = []
+            for config in bar:
+                bar.set_postfix_str(f"{config.name} {config.dataset} {config.shots}s seed{config.seed}")
+                if run(config).busy:
+                    busy.append(config)     # another process trains it: come back at the end
+            for config in busy:
+                while (summary := run(config)).busy:
+                    print(f"maao: waiting for run {summary.run_id} ({config.name} {config.dataset} "
+                          f"{config.shots}-shot seed {config.seed}), trained by another process",
+                          file=sys.stderr)
+                    tracker.wait_idle(summary.run_id)
+        status = "FAILED" if failed else "FINISHED"
+    finally:
+        if parent:
+            tracker.end_sweep(parent, status)
     # The manifest lists every key the whole experiment uses: only a complete
     # sweep in which every run executed (none skipped) knows them all.
     if store.used_keys and args.command == "sweep" and not skipped and not failed and not any(
             (args.methods, args.datasets, args.shots, args.seeds)):
         write_manifest(_responses_path(spec, args).with_suffix(".manifest.json"), store.used_keys)
-    print(f"maao: {done} run(s) trained, {skipped} skipped as already finished, "
-          f"{time.perf_counter() - started:.1f}s total; MLflow: {tracker.uri}")
+    # (Ray tasks do not report their replays back: counted for the local executor)
+    llm_calls = (f"{replayed} LLM call(s) replayed from {store.records_path.name}" if store.mode == "replay"
+                 else f"{replayed} LLM call(s) answered from {store.records_path.name}, "
+                      f"the others live (mode {store.mode})")
+    print(f"maao: {done} run(s) trained, {skipped} skipped as already finished, {llm_calls}, "
+          f"{time.perf_counter() - started:.1f}s total; MLflow: {tracker.uri}\n"
+          f"maao: browse them: {ui_command(spec.table, args.scale, tracker.uri, env_uri)}")
     if failed:
         print(f"maao: {len(failed)} run(s) did not complete on Ray (finished runs are kept); "
               f"re-run the same command to resume", file=sys.stderr)
         return 1
     return 0
+
+
+def ui_command(table: str, scale: str, uri: str, env_uri: str | None) -> str:
+    """The command that shows these runs in MLflow's UI (printed after a sweep);
+    it names the store unless `maao ui` would find it by itself."""
+    from .tracking import DEFAULT_URI
+
+    store = "" if uri == (env_uri or DEFAULT_URI) else f" --tracking-uri {uri}"
+    return f"maao ui --table {table}" + (f" --scale {scale}" if scale != "mini" else "") + store
 
 
 def cmd_zero_shot(args, spec=None) -> int:
@@ -258,6 +310,10 @@ def main(argv: list[str] | None = None) -> int:
         from .llm.local_server import main as llm_main
 
         return llm_main(argv[1:])
+    if argv[:1] == ["ui"]:
+        from .ui import main as ui_main
+
+        return ui_main(argv[1:])
     from .llm.errors import LLMError
     from .redact import install_logging_filter, redact
 

@@ -6,6 +6,7 @@ contract without importing the registry that finds them (no import cycle).
 """
 from __future__ import annotations
 
+import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -36,15 +37,18 @@ class Budget:
 
 @dataclass
 class RunLog:
-    """What a method reports while it runs; the tracker writes it to MLflow."""
-    metrics: list[tuple[str, float, int]] = field(default_factory=list)
+    """What a method reports while it runs; the tracker writes it to MLflow.
+    A metric keeps the wall-clock time (ms) it was reported at: the tracker
+    writes all of them at the end, with their own times, so MLflow's time axes
+    show the run as it happened."""
+    metrics: list[tuple[str, float, int, int]] = field(default_factory=list)
     records: dict[str, list] = field(default_factory=dict)
     counters: dict[str, float] = field(default_factory=dict)
     progress: Any = None            # a tqdm bar advanced once per gradient step, if any
     eval_every: int | None = None   # log a test-accuracy curve every n steps (Figure 2)
 
     def metric(self, name: str, value: float, step: int) -> None:
-        self.metrics.append((name, float(value), int(step)))
+        self.metrics.append((name, float(value), int(step), int(time.time() * 1000)))
 
     def record(self, kind: str, entry: Any) -> None:
         self.records.setdefault(kind, []).append(entry)

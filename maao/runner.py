@@ -19,7 +19,7 @@ import torch
 from .gradient import GradientSettings
 from .methods import Budget, RunContext, RunLog, get_method
 from .problem import ProblemSettings, PromptProblem
-from .tracking import Tracker
+from .tracking import NOTE, PARENT, Tracker
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +101,7 @@ class RunSummary:
     seconds: float
     run_id: str
     busy: bool = False      # another live process is training this configuration (run_id)
+    llm_replayed: int = 0   # LLM calls answered from the response store (not live)
 
 
 @lru_cache(maxsize=4)
@@ -157,8 +158,10 @@ def resolve(config: RunConfig, problem: PromptProblem) -> RunConfig:
 
 
 def execute(config: RunConfig, tracker: Tracker, store=None, data_dir=None, cache_dir=None,
-            force: bool = False, progress: bool = False) -> RunSummary:
-    """Run one configuration unless a finished identical run exists."""
+            force: bool = False, progress: bool = False, parent_run_id: str | None = None) -> RunSummary:
+    """Run one configuration unless a finished identical run exists.
+    `parent_run_id`: the sweep's parent run, under which the run is nested
+    (a reused finished run too); it is not part of the hash."""
     method_cls = get_method(config.method)
     method = method_cls.from_dict(config.method_settings)
     problem = build_problem(config, data_dir, cache_dir)
@@ -181,13 +184,16 @@ def execute(config: RunConfig, tracker: Tracker, store=None, data_dir=None, cach
             "optimizer": config.method,
             "dataset": config.dataset, "shots": config.shots, "seed": config.seed,
             "backbone": config.backbone, "config_hash": key,
-            "data_seed": config.sample_seed,
-            "llm_model": config.llm.get("model", "") if llm else ""}
-    if llm is not None:
-        tags.update(provenance.start_tags(store.mode))
+            "data_seed": config.sample_seed}
+    if llm is not None:   # a run without an LLM carries no LLM tags or params
+        tags.update(llm_model=config.llm.get("model", ""), **provenance.start_tags(store.mode))
+    if parent_run_id:
+        tags[PARENT] = parent_run_id
     name = f"{config.name}/{config.dataset}/{config.shots}shot/seed{config.seed}"
     claim = tracker.claim(config.experiment, key, name, tags, reusable=reusable, force=force)
     if claim.state == "finished":
+        if parent_run_id:
+            tracker.adopt(parent_run_id, claim.run)
         return RunSummary(config, True, dict(claim.run.data.metrics), 0.0, claim.run_id)
     if claim.state == "busy":
         return RunSummary(config, True, {}, 0.0, claim.run_id, busy=True)
@@ -219,11 +225,35 @@ def execute(config: RunConfig, tracker: Tracker, store=None, data_dir=None, cach
             artifacts["llm_pairs.json"] = provenance.used_pairs(llm.transcript)
             metrics["llm_calls"] = len(llm.transcript)
             end_tags = provenance.finish_tags(store, llm.transcript)
-        tracker.finish(run_id, config.semantic(), runlog.metrics, metrics, artifacts, end_tags)
+        try:
+            end_tags.update(_readable(config, name, {**tags, **end_tags}, metrics, runlog, artifacts,
+                                      llm.transcript if llm else []))
+        except Exception:  # noqa: BLE001 - a picture or a description never costs a trained run
+            log.exception("run %s: description / loss curve / rounds.md not made", name)
+        params = config.semantic() if llm else {k: v for k, v in config.semantic().items() if k != "llm"}
+        tracker.finish(run_id, params, runlog.metrics, metrics, artifacts, end_tags)
     except BaseException as err:
         tracker.fail(run_id, err)
         raise
-    return RunSummary(config, False, metrics, metrics["seconds"], run_id)
+    replayed = sum(e["source"] != "live" for e in llm.transcript) if llm else 0
+    return RunSummary(config, False, metrics, metrics["seconds"], run_id, llm_replayed=replayed)
+
+
+def _readable(config, name, tags, metrics, runlog, artifacts, transcript) -> dict:
+    """What the MLflow UI shows a reader (maao/run_views.py): adds the loss
+    curve and the rounds as text to `artifacts`; returns the description and
+    final-prompt tags."""
+    from . import run_views
+
+    prompt = run_views.final_prompt_text(artifacts["final_prompt.json"])
+    marks = run_views.restarts(config.method, runlog.records.get("rounds", []),
+                               config.budget.steps_per_round, config.budget.rounds)
+    png = run_views.loss_curve_png(name, runlog.metrics, marks)
+    if png is not None:
+        artifacts["loss_curve.png"] = png
+    if runlog.records.get("rounds"):
+        artifacts["rounds.md"] = run_views.rounds_markdown(name, runlog.records["rounds"], transcript)
+    return {NOTE: run_views.run_note(tags, metrics, prompt, marks), "final_prompt": prompt}
 
 
 def _model_phrase(problem) -> str:

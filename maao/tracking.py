@@ -5,7 +5,12 @@ MLFLOW_TRACKING_URI / --tracking-uri says. One experiment per table and scale
 ("maao-table3-mini"). Runs are tagged with their configuration hash; a
 FINISHED run with the same hash is skipped on re-run, so an interrupted sweep
 resumes where it stopped. Metrics are written in batches at the end of a run
-(per-step log_metric calls into SQLite would dominate a mini run's time).
+(per-step log_metric calls into SQLite would dominate a mini run's time), each
+with the wall-clock time at which the method reported it.
+A sweep of a table has one parent run per experiment (tag run_kind=sweep)
+that holds the table and its significance tests; the cell runs are nested
+under it (tag mlflow.parentRunId). The parent is found by its tag, never by a
+config hash, so it takes no part in the skip-if-finished rule.
 `claim` is the find-finished-or-claim step, safe across processes (see
 maao/claims.py): schema setup and claims hold a lock beside the store, a
 running run holds a lease, and stale RUNNING runs are closed as KILLED.
@@ -17,6 +22,7 @@ import logging
 import os
 import socket
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +37,10 @@ from .redact import redact, redact_obj
 log = logging.getLogger(__name__)
 
 DEFAULT_URI = "sqlite:///mlflow.db"
+NOTE = "mlflow.note.content"      # the description the MLflow UI shows and edits
+PARENT = "mlflow.parentRunId"     # nests a run under another in the UI
+# MLflow 3 opens an experiment without this tag on its GenAI "Traces" page.
+EXPERIMENT_KIND = {"mlflow.experimentKind": "custom_model_development"}
 
 
 def tracking_uri(explicit: str | None = None) -> str:
@@ -92,8 +102,54 @@ class Tracker:
         if name not in self._experiments:
             exp = self.client.get_experiment_by_name(name)
             self._experiments[name] = exp.experiment_id if exp else self.client.create_experiment(
-                name, artifact_location=(f"{self.artifact_root()}/{name}" if self.artifact_root() else None))
+                name, artifact_location=(f"{self.artifact_root()}/{name}" if self.artifact_root() else None),
+                tags=EXPERIMENT_KIND)
         return self._experiments[name]
+
+    def describe_experiment(self, name: str, note: str) -> str:
+        """Set the experiment's description (and its kind, for experiments made
+        before it was set); returns the experiment id."""
+        exp_id = self.experiment_id(name)
+        for key, value in {**EXPERIMENT_KIND, NOTE: redact(note)}.items():
+            self.client.set_experiment_tag(exp_id, key, value)
+        return exp_id
+
+    def sweep_run(self, experiment: str, name: str, tags: dict) -> str:
+        """The experiment's sweep parent run, created on first use and reused
+        by every later sweep (so that reruns keep one tree); RUNNING while a
+        sweep runs."""
+        with store_lock(self.uri):
+            run_id = self.sweep_id(experiment)
+            if run_id:
+                self.client.update_run(run_id, status="RUNNING")
+            else:
+                run_id = self.start(experiment, name, {**tags, "run_kind": "sweep"})
+        return run_id
+
+    def sweep_id(self, experiment: str) -> str | None:
+        """The experiment's sweep parent run (the oldest, should two exist), or None."""
+        found = self.client.search_runs([self.experiment_id(experiment)], "tags.run_kind = 'sweep'",
+                                        order_by=["attributes.start_time ASC"], max_results=1)
+        return found[0].info.run_id if found else None
+
+    def adopt(self, parent_id: str, run) -> None:
+        """Nest a reused finished run under the sweep's parent, if it has none.
+        Only a tag changes: its status, hash and provenance, which decide
+        reuse, stay as they are."""
+        if run is not None and PARENT not in run.data.tags:
+            self.client.set_tag(run.info.run_id, PARENT, parent_id)
+
+    def end_sweep(self, run_id: str, status: str = "FINISHED", tags: dict | None = None) -> None:
+        for key, value in sorted((tags or {}).items()):
+            self.client.set_tag(run_id, key, redact(str(value)))
+        self.client.set_terminated(run_id, status)
+
+    def attach(self, run_id: str, files, artifact_path: str | None = None, note: str | None = None) -> None:
+        """Log files (e.g. the built table) to a run, and optionally its description."""
+        for path in files:
+            self.client.log_artifact(run_id, str(path), artifact_path)
+        if note is not None:
+            self.client.set_tag(run_id, NOTE, redact(note))
 
     def finished_run(self, experiment: str, config_hash: str):
         """The latest FINISHED run with this configuration, or None."""
@@ -167,27 +223,38 @@ class Tracker:
                                      tags={k: redact(str(v)) for k, v in tags.items()})
         return run.info.run_id
 
-    def finish(self, run_id: str, params: dict, metrics: list[tuple[str, float, int]],
+    def finish(self, run_id: str, params: dict, metrics: list[tuple],
                final: dict[str, float], artifacts: dict[str, object], tags: dict | None = None) -> None:
+        """metrics: (name, value, step[, timestamp ms]); final: end-of-run
+        values (step 0, now). An artifact is text (str), a picture (bytes) or
+        anything JSON can write."""
         now = int(time.time() * 1000)
         params, artifacts = redact_obj(params), redact_obj(artifacts)
         if tags:
             self.client.log_batch(run_id, tags=[RunTag(k, redact(str(v))) for k, v in sorted(tags.items())])
         flat = _flatten("", params, {})
         param_list = [Param(k, str(v)[:6000]) for k, v in sorted(flat.items())]
-        metric_list = [Metric(k, v, now, s) for k, v, s in metrics]
+        metric_list = [Metric(k, v, t[0] if t else now, s) for k, v, s, *t in metrics]
         metric_list += [Metric(k, float(v), now, 0) for k, v in sorted(final.items())]
         for i in range(0, len(param_list), 100):
             self.client.log_batch(run_id, params=param_list[i:i + 100])
         for i in range(0, len(metric_list), 1000):
             self.client.log_batch(run_id, metrics=metric_list[i:i + 1000])
         for name, obj in artifacts.items():
-            if isinstance(obj, str):
+            if isinstance(obj, bytes):
+                self._log_bytes(run_id, name, obj)
+            elif isinstance(obj, str):
                 self.client.log_text(run_id, obj, name)
             else:
                 self.client.log_text(run_id, json.dumps(obj, indent=1, sort_keys=True, default=str), name)
         self.client.set_terminated(run_id, "FINISHED")
         self._release(run_id)  # after the status: a waiting process then sees FINISHED
+
+    def _log_bytes(self, run_id: str, name: str, data: bytes) -> None:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / Path(name).name
+            path.write_bytes(data)
+            self.client.log_artifact(run_id, str(path), str(Path(name).parent) if "/" in name else None)
 
     def fail(self, run_id: str, error: BaseException) -> None:
         self.client.set_tag(run_id, "error", redact(f"{type(error).__name__}: {error}")[:5000])

@@ -76,11 +76,13 @@ class Env:
 
 
 def runs(db: Path) -> list:
+    """The cell runs of the sweep (not the sweep's parent run, which has no cell)."""
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient(f"sqlite:///{db}")
     exp = client.get_experiment_by_name("maao-tiny-mini")
-    return client.search_runs([exp.experiment_id], max_results=1000) if exp else []
+    found = client.search_runs([exp.experiment_id], max_results=1000) if exp else []
+    return [r for r in found if r.data.tags.get("run_kind") != "sweep"]
 
 
 def numbers(db: Path) -> dict:
