@@ -28,7 +28,7 @@ class LMPromptProblem(PromptProblem):
     def __init__(self, backbone, dataset: LMDataset, train_split: LMSplit,
                  settings: ProblemSettings, learner: dict | None = None):
         # Not PromptProblem.__init__: there is no feature cache to build.
-        values = dict(learner or {"kind": "lm"})
+        values = dict(learner or {})
         if values.get("kind") != "lm":
             raise ValueError(f"{dataset.name} is a language-model task: its rows need "
                              f"learner: {{kind: lm}}, got {values or '{}'}")

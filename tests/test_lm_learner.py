@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 
 import pytest
 import torch
@@ -167,10 +168,10 @@ def test_wrong_learner_and_settings_fail_with_one_line(roberta):
     from maao.learners import build_learner
     from maao.learners.settings import learner_settings
 
-    with pytest.raises(ValueError, match="needs learner: {kind: lm}"):
-        problem_on(roberta, kind=CLASSIFICATION, **{}).__class__(
-            roberta, dataset(CLASSIFICATION), dataset(CLASSIFICATION).train,
-            ProblemSettings(n_ctx=8), learner={})
+    data = dataset(CLASSIFICATION)
+    for learner in ({}, {"kind": "coop"}):   # a class-name learner on an LM task
+        with pytest.raises(ValueError, match=re.escape("needs learner: {kind: lm}")):
+            LMPromptProblem(roberta, data, data.train, ProblemSettings(n_ctx=8), learner=learner)
     with pytest.raises(ValueError, match="model_selection must be"):
         learner_settings({"kind": "lm", "model_selection": "best"})
     with pytest.raises(ValueError, match="needs a language-model task"):
@@ -195,3 +196,16 @@ def test_train_subset_is_per_class_and_seeded():
     a, b = train_subset(data, 8, 1), train_subset(data, 8, 2)
     assert sorted(a.labels) == [0] * 8 + [1] * 8 and a.ids != b.ids
     assert train_subset(data, 8, 1).ids == a.ids
+
+
+def test_a_spec_row_without_the_lm_learner_on_an_lm_task_is_one_line_exit_2(tmp_path, capsys):
+    from maao.cli import main
+
+    spec = tmp_path / "bad.yaml"
+    spec.write_text("name: bad\nversion: 1\nmethods:\n  - {name: gradient, method: single_start}\n"
+                    "scales:\n  mini: {backbone: minilm-lm, recipe: pt-mini, datasets: [winowhy], "
+                    "shots: [32], seeds: [1]}\n")
+    code = main(["sweep", str(spec), "--tracking-uri", f"sqlite:///{tmp_path}/m.db"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1
+    assert str(spec) in err and "method 'gradient' learner" in err and "needs {kind: lm}" in err

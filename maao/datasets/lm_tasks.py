@@ -283,6 +283,11 @@ def loaders() -> dict:
     return out
 
 
+def is_lm_task(name: str) -> bool:
+    """Whether a registered dataset name is a Table 1 language-model task."""
+    return name in SOURCES or name.removeprefix("superglue_") in SUPERGLUE
+
+
 def train_subset(dataset: LMDataset, shots: int, seed: int) -> LMSplit:
     """At most `shots` training examples per class, drawn with Random(seed)
     from the split in label order (all of a class when it has fewer)."""
