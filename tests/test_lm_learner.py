@@ -7,42 +7,20 @@ vocabulary matters (text re-initialisation, the shipped mini tasks).
 from __future__ import annotations
 
 import json
-import random
 import re
 
 import pytest
 import torch
 
+from lm_generated import dataset
+
 from maao.backbones.lm_encoder import FrozenLMEncoder
-from maao.datasets.lm_tasks import (CLASSIFICATION, MULTIPLE_CHOICE, SOURCES, LMDataset, LMSplit,
-                                    load_bigbench_lm, make_split, read_rows, split_file,
-                                    train_subset)
+from maao.datasets.lm_tasks import (CLASSIFICATION, MULTIPLE_CHOICE, SOURCES, load_bigbench_lm,
+                                    make_split, read_rows, split_file, train_subset)
 from maao.gradient import GradientDescent, GradientSettings
 from maao.learners.lm import LMBatch
 from maao.lm_problem import LMPromptProblem
 from maao.problem import ProblemSettings
-
-WORDS = "the cat dog sat ran on mat because so it rained was wet sun hot cold day".split()
-
-
-def generated(kind: str, n: int, seed: int = 0) -> LMSplit:
-    rng = random.Random(seed)
-    sentence = lambda: " ".join(rng.choice(WORDS) for _ in range(rng.randint(4, 9))) + "."  # noqa: E731
-    rows = []
-    for i in range(n):
-        if kind == MULTIPLE_CHOICE:
-            rows.append({"id": f"g{i}", "premise": sentence(), "choices": [sentence(), sentence()],
-                         "label": i % 2})
-        else:
-            rows.append({"id": f"g{i}", "text_a": sentence(), "text_b": sentence(), "label": i % 2})
-    return LMSplit(tuple(rows), tuple(r["label"] for r in rows), tuple(r["id"] for r in rows))
-
-
-def dataset(kind: str) -> LMDataset:
-    names = ("choice 1", "choice 2") if kind == MULTIPLE_CHOICE else ("no", "yes")
-    return LMDataset("generated", kind, names, "Which one makes more sense?", "a generated task",
-                     generated(kind, 12, 0), generated(kind, 6, 1), generated(kind, 6, 2), scale="paper")
-
 
 @pytest.fixture(scope="module")
 def roberta():
@@ -50,7 +28,7 @@ def roberta():
 
 
 @pytest.fixture(scope="module")
-def minilm():
+def minilm_lm():
     return FrozenLMEncoder(source="minilm")
 
 
@@ -118,18 +96,18 @@ def test_copa_head_scores_each_choice(roberta):
         assert torch.allclose(swapped, logits.flip(-1), atol=1e-5)
 
 
-def test_text_reinitialisation_writes_the_tokenizers_embeddings(minilm):
-    problem = problem_on(minilm)
+def test_text_reinitialisation_writes_the_tokenizers_embeddings(minilm_lm):
+    problem = problem_on(minilm_lm)
     gd = started(problem)
     text = "Which sentence makes more sense"
-    ids = minilm.tokenizer(text, add_special_tokens=False)["input_ids"]
-    pad = minilm.tokenizer("a", add_special_tokens=False)["input_ids"]
+    ids = minilm_lm.tokenizer(text, add_special_tokens=False)["input_ids"]
+    pad = minilm_lm.tokenizer("a", add_special_tokens=False)["input_ids"]
     assert len(ids) < 8 and len(pad) == 1
-    expected = minilm.model.embeddings.word_embeddings.weight[ids + pad * (8 - len(ids))]
+    expected = minilm_lm.model.embeddings.word_embeddings.weight[ids + pad * (8 - len(ids))]
     gd.start(problem.embed_template(f"{text}."))            # an LLM proposal restarting the run
     assert torch.equal(problem.learner.ctx.detach(), expected.detach())
     assert problem.project(problem.learner.ctx.detach()[None])[0] == \
-        minilm.decode(ids + pad * (8 - len(ids)))
+        minilm_lm.decode(ids + pad * (8 - len(ids)))
 
 
 def test_a_restart_keeps_the_head_unless_asked(roberta):
