@@ -64,7 +64,9 @@ class LMPromptLearner(torch.nn.Module):
         self.n_ctx = n_ctx
         self.ctx: torch.nn.Parameter | None = None
         model = backbone.model
-        self._pooler = getattr(model, "pooler", None) if settings.pooler else None
+        # The frozen pooler belongs to the encoder: kept out of this module's
+        # parameters (object.__setattr__ does not register it as a submodule).
+        object.__setattr__(self, "_pooler", getattr(model, "pooler", None) if settings.pooler else None)
         if settings.pooler and self._pooler is None:
             raise ValueError(f"{backbone.name} has no pooler; set learner pooler: false")
         device = backbone.device
