@@ -59,7 +59,8 @@ def test_only_the_soft_prompt_and_head_receive_gradients(roberta):
     assert all(not p.requires_grad and p.grad is None for p in roberta.model.parameters())
     # ... and the optimizer holds exactly the prompt and the head.
     held = {id(p) for group in gd.optimizer.param_groups for p in group["params"]}
-    assert held == {id(gd.ctx), *(id(p) for p in problem.learner.head.parameters())}
+    trainable = {id(gd.ctx), *(id(p) for p in problem.learner.head.parameters())}
+    assert held == trainable == {id(p) for p in problem.learner.parameters()}
     head_before = problem.learner.extra_state()
     ctx_before = gd.ctx.detach().clone()
     gd.run(3)
