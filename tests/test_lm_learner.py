@@ -133,7 +133,7 @@ def test_hard_template_is_scored_as_its_tokens_in_the_prompts_place(roberta):
 def test_best_dev_selection_reports_the_best_dev_epoch(roberta):
     problem = problem_on(roberta, model_selection="best_dev")
     gd = started(problem)
-    gd.run(12)                                             # 3 epochs of 4 batches
+    gd.run(12)                                             # 4 epochs of 3 batches
     last = gd.result()
     chosen = problem.select_result(last)
     problem.learner.load_extra_state(chosen.learner_state)
