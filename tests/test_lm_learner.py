@@ -149,7 +149,7 @@ def test_wrong_learner_and_settings_fail_with_one_line(roberta):
 
     data = dataset(CLASSIFICATION)
     for learner in ({}, {"kind": "coop"}):   # a class-name learner on an LM task
-        with pytest.raises(ValueError, match=re.escape("needs learner: {kind: lm}")):
+        with pytest.raises(ValueError, match=re.escape("need learner: {kind: lm}")):
             LMPromptProblem(roberta, data, data.train, ProblemSettings(n_ctx=8), learner=learner)
     with pytest.raises(ValueError, match="model_selection must be"):
         learner_settings({"kind": "lm", "model_selection": "best"})
