@@ -24,5 +24,8 @@ def generated(kind: str, n: int, seed: int = 0) -> LMSplit:
 
 def dataset(kind: str) -> LMDataset:
     names = ("choice 1", "choice 2") if kind == MULTIPLE_CHOICE else ("no", "yes")
-    return LMDataset("generated", kind, names, "Which one makes more sense?", "a generated task",
+    # Kind-specific wording: the two kinds' LLM instructions must differ (the
+    # response store answers identical requests from one recording).
+    return LMDataset(f"generated_{kind}", kind, names, "Which one makes more sense?",
+                     f"generated {kind.replace('_', ' ')}",
                      generated(kind, 12, 0), generated(kind, 6, 1), generated(kind, 6, 2), scale="paper")

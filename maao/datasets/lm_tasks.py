@@ -89,17 +89,17 @@ SOURCES = {s.name: s for s in (
         "cause_and_effect", f"{BIGBENCH}/cause_and_effect/one_sentence/task.json",
         "a7b000d3de3720a7ab8822f0608598fa7b23a6b1ffe7c9fa0c53772e254bc5d2", MULTIPLE_CHOICE,
         ("choice 1", "choice 2"), "Which sentence makes more sense?",
-        "choosing the sentence that states cause and effect the right way round", "copa"),
+        "cause and effect reasoning", "copa"),
     LMTaskSource(
         "winowhy", f"{BIGBENCH}/winowhy/task.json",
         "c36fa38ab146fd7cc60e9f4b7a34c979c5ffbcb4a6870302bf8d785fbe64d1f6", CLASSIFICATION,
         ("incorrect", "correct"), "Is the reason for the pronoun right?",
-        "judging explanations of Winograd pronoun references", "wsc"),
+        "Winograd pronoun reasoning", "wsc"),
     LMTaskSource(
         "epistemic_reasoning", f"{BIGBENCH}/epistemic_reasoning/task.json",
         "98209623d1bf28ed6b99ec50b772b367f24467d190ceb9d1c0298e91c04548f1", CLASSIFICATION,
         ("non-entailment", "entailment"), "Does the premise entail the hypothesis?",
-        "textual entailment about beliefs and knowledge", "rte"),
+        "textual entailment", "rte"),
 )}
 
 _WINOWHY_CLAIM = re.compile(r" The '[^']+' refers to ")
@@ -227,7 +227,7 @@ def load_bigbench_lm(name: str) -> LMDataset:
 SUPERGLUE = {
     # name: (kind, classnames, hard prompt, task phrase)
     "copa": (MULTIPLE_CHOICE, ("choice 1", "choice 2"), "What is the cause or effect?",
-             "choice of plausible alternatives (causal reasoning)"),
+             "cause and effect reasoning"),
     "boolq": (CLASSIFICATION, ("false", "true"), "Answer the question about the passage.",
               "yes/no question answering"),
     "rte": (CLASSIFICATION, ("entailment", "not_entailment"), "Does the premise entail the hypothesis?",
