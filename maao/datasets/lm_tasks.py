@@ -233,9 +233,9 @@ SUPERGLUE = {
     "rte": (CLASSIFICATION, ("entailment", "not_entailment"), "Does the premise entail the hypothesis?",
             "recognizing textual entailment"),
     "wic": (CLASSIFICATION, ("false", "true"), "Is the word used the same way?",
-            "word-in-context disambiguation"),
+            "word sense disambiguation"),
     "wsc": (CLASSIFICATION, ("false", "true"), "Does the pronoun refer to this noun?",
-            "Winograd schema coreference"),
+            "Winograd pronoun reasoning"),
 }
 
 
