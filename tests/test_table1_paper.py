@@ -46,6 +46,6 @@ def test_paper_table1_rows_train_with_the_llm(tmp_path, maao_cache_dir, monkeypa
                 assert summary.config.gradient.optimizer == "adamw"     # the task's PT recipe
                 assert summary.config.gradient.batch_size == (16 if "copa" in config.dataset else 32)
             assert len(server.chat_requests) == 4                       # 2 rounds x 2 combined runs
-            assert all("RoBERTa" in str(r["messages"]) for r in server.chat_requests)
+            assert all("RoBERTa" in str(r["body"]["messages"]) for r in server.chat_requests)
     finally:
         runner._dataset.cache_clear()
