@@ -122,6 +122,13 @@ def build_problem(config: RunConfig, data_dir=None, cache_dir=None) -> PromptPro
     from .datasets import few_shot
 
     dataset = _dataset(config.dataset, str(data_dir) if data_dir else None)
+    if getattr(dataset, "is_lm_task", False):   # Table 1: the input runs through the encoder
+        from .datasets.lm_tasks import train_subset
+        from .lm_problem import LMPromptProblem
+
+        train = train_subset(dataset, config.shots, config.sample_seed)  # <= shots per class
+        backbone = _backbone(config.backbone, json.dumps(config.backbone_options, sort_keys=True))
+        return LMPromptProblem(backbone, dataset, train, config.problem, learner=config.learner)
     train = few_shot(dataset, config.shots, config.sample_seed)
     backbone = _backbone(config.backbone, json.dumps(config.backbone_options, sort_keys=True))
     return PromptProblem(backbone, dataset, train, config.problem, cache_dir=cache_dir,
@@ -132,7 +139,7 @@ def resolve(config: RunConfig, problem: PromptProblem) -> RunConfig:
     """Fill recipe defaults (gradient settings, budget) so the hash covers them."""
     from .presets import get_recipe
 
-    recipe = get_recipe(config.recipe)
+    recipe = get_recipe(config.recipe).for_dataset(config.dataset)
     gradient = config.gradient or recipe.gradient
     budget = config.budget or Budget(
         recipe.rounds, recipe.steps_per_round,
@@ -277,6 +284,8 @@ def majority_accuracy(labels) -> float:
 
 def evaluate_result(problem, result) -> dict:
     """Final metrics, the test split evaluated once after training."""
+    if hasattr(problem, "select_result"):   # Table 1: last or best-dev state (a setting)
+        result = problem.select_result(result)
     if result.prompt is not None:
         problem.learner.load_extra_state(result.learner_state)   # TCP's trained meta-net
         train_loss, train_acc = problem.evaluate(result.prompt[None], "train")

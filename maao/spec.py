@@ -112,6 +112,15 @@ def learner_settings_or_error(values: dict, where: str) -> None:
         raise SpecError(f"{where}: {err}") from None
 
 
+def _check_learner_fits(learner: dict, dataset: str, where: str) -> None:
+    """Table 1's LM learner runs on language-model tasks only, and they on it."""
+    from .datasets.lm_tasks import is_lm_task
+
+    if (learner.get("kind") == "lm") != is_lm_task(dataset):
+        need = "{kind: lm}" if is_lm_task(dataset) else "a class-name learner (coop, tcp)"
+        raise SpecError(f"{where}: dataset {dataset!r} needs {need}, got {learner or '{}'}")
+
+
 def _check_method(method: str, settings: dict, where: str) -> None:
     """The method's own settings (its Settings dataclass), before any run starts."""
     from .methods import get_method
@@ -173,6 +182,7 @@ def expand(spec: Spec, scale: str, datasets=None, shots=None, seeds=None, method
             **((body.get("method_settings") or {}).get(method) or {})}
         _check_method(method, settings, f"{spec.path}: method {name!r} settings")
         for dataset in pick(datasets, body["datasets"], "dataset"):
+            _check_learner_fits(learner, dataset, f"{where}: method {name!r} learner")
             for k in pick(shots, body["shots"], "shots"):
                 for seed in pick(seeds, body["seeds"], "seed"):
                     configs.append(RunConfig(

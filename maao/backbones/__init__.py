@@ -7,6 +7,11 @@ BACKBONES = {
     "minilm": ("maao.backbones.minilm", "MiniLMEncoder", {}),
     "clip-rn50": ("maao.backbones.clip", "CLIPEncoder", {"arch": "RN50"}),
     "clip-vit-b-16": ("maao.backbones.clip", "CLIPEncoder", {"arch": "ViT-B-16"}),
+    # Frozen encoders for input-layer prompt tuning (Table 1, maao.backbones.lm_encoder)
+    "minilm-lm": ("maao.backbones.lm_encoder", "FrozenLMEncoder", {"source": "minilm"}),
+    "roberta-large": ("maao.backbones.lm_encoder", "FrozenLMEncoder",
+                      {"source": "pretrained", "model_name": "roberta-large"}),
+    "roberta-random": ("maao.backbones.lm_encoder", "FrozenLMEncoder", {"source": "random-roberta"}),
 }
 
 

@@ -5,7 +5,7 @@ import os
 from pathlib import Path
 from typing import Callable
 
-from . import bbc_news, bigbench_tasks, coop
+from . import bbc_news, bigbench_tasks, coop, lm_tasks
 from .base import Dataset, DatasetError
 
 Loader = Callable[[Path], Dataset]
@@ -20,6 +20,7 @@ DATASETS: dict[str, Loader] = {
     "intent_recognition": bigbench_tasks.load_intent_recognition,
     "social_support": bigbench_tasks.load_social_support,
     **coop.LOADERS,
+    **lm_tasks.loaders(),     # Table 1's language-model tasks (structured examples)
 }
 
 

@@ -1,4 +1,4 @@
-"""Prompt learners: CoOp and TCP behind one interface (`PromptLearner`).
+"""Prompt learners: CoOp, TCP and the LM learner (Table 1) behind one interface (`PromptLearner`).
 
 The registry maps a learner kind to its class, as open_clip's registry maps
 model names; `build_learner` takes the kind's settings mapping from a spec.
@@ -12,11 +12,12 @@ from importlib import import_module
 from .settings import LEARNER_SETTINGS, learner_kind, learner_settings
 
 # kind -> (module, class), imported lazily (torch)
-LEARNERS = {"coop": (".coop", "CoOpLearner"), "tcp": (".tcp", "TCPLearner")}
+LEARNERS = {"coop": (".coop", "CoOpLearner"), "tcp": (".tcp", "TCPLearner"),
+            "lm": (".lm", "LMPromptLearner")}
 assert set(LEARNERS) == set(LEARNER_SETTINGS)
 _CLASSES = {cls: module for module, cls in LEARNERS.values()} | {"PromptLearner": ".base"}
 
-__all__ = ["PromptLearner", "CoOpLearner", "TCPLearner", "LEARNERS", "build_learner",
+__all__ = ["PromptLearner", "CoOpLearner", "TCPLearner", "LMPromptLearner", "LEARNERS", "build_learner",
            "learner_kind", "learner_settings"]
 
 
@@ -28,6 +29,9 @@ def learner_class(kind: str):
 def build_learner(values: dict | None, backbone, classnames, template: str, n_ctx: int,
                   pad_to: int | None = None):
     settings = learner_settings(values)
+    if settings.kind == "lm":   # built by maao.lm_problem for a language-model task
+        raise ValueError("learner 'lm' needs a language-model task (e.g. cause_and_effect), "
+                         "not a class-name dataset")
     return learner_class(settings.kind)(backbone, classnames, template, settings, n_ctx, pad_to)
 
 

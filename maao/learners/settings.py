@@ -45,7 +45,38 @@ class TCPSettings:
             raise ValueError("kg_weight must be >= 0 and meta_hidden_ratio positive")
 
 
-LEARNER_SETTINGS = {"coop": CoOpSettings, "tcp": TCPSettings}
+@dataclass(frozen=True)
+class LMSettings:
+    """Input-layer prompt tuning of a frozen language model (Table 1: P-tuning /
+    Lester et al. as the reference runs it; maao.learners.lm).
+
+    The soft prompt precedes "[CLS] text_a [SEP] text_b [SEP]"; the head reads
+    the [CLS]/<s> output after the prompt (the reference; "first" = position
+    0, the first virtual token, as PEFT's SEQ_CLS reads it) through the frozen
+    pooler (dense + tanh), then dropout and a trainable Linear (one logit per
+    choice for multiple choice).
+    """
+    kind: str = "lm"
+    head_position: str = "after_prompt"     # or "first"
+    pooler: bool = True                     # the checkpoint's frozen pooler before the Linear
+    dropout: float = 0.1
+    reset_head_on_restart: bool = False     # the reference keeps the head on a restart
+    # Which trained state is reported: the last one ("last") or the end of
+    # the epoch with the best dev accuracy ("best_dev", the reference's rule,
+    # which there used the reported split as dev).
+    model_selection: str = "last"
+    eval_batch_size: int = 64               # sequences per no-grad forward
+
+    def __post_init__(self):
+        if self.head_position not in ("after_prompt", "first"):
+            raise ValueError(f"head_position must be 'after_prompt' or 'first', got {self.head_position!r}")
+        if self.model_selection not in ("last", "best_dev"):
+            raise ValueError(f"model_selection must be 'last' or 'best_dev', got {self.model_selection!r}")
+        if not 0.0 <= self.dropout < 1.0 or self.eval_batch_size <= 0:
+            raise ValueError("dropout must be in [0, 1) and eval_batch_size positive")
+
+
+LEARNER_SETTINGS = {"coop": CoOpSettings, "tcp": TCPSettings, "lm": LMSettings}
 
 
 def learner_settings(values: dict | None):
