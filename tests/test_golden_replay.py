@@ -1,6 +1,6 @@
 """CI regression check: recorded runs replay to the recorded numbers.
 
-Re-runs a subset of each recorded mini sweep (Tables 2-8, Figure 2; every
+Re-runs a subset of each recorded mini sweep (Tables 1-8, Figure 2; every
 method row; see benchmarks/golden.py) from scratch, replaying every LLM call
 from benchmarks/responses/, and compares each final metric with the goldens.
 """
