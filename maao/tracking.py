@@ -29,6 +29,7 @@ from pathlib import Path
 
 import mlflow
 from mlflow.entities import Metric, Param, RunTag
+from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from .claims import Lease, forget, is_live, store_lock
@@ -101,10 +102,22 @@ class Tracker:
     def experiment_id(self, name: str) -> str:
         if name not in self._experiments:
             exp = self.client.get_experiment_by_name(name)
-            self._experiments[name] = exp.experiment_id if exp else self.client.create_experiment(
+            self._experiments[name] = exp.experiment_id if exp else self._create_experiment(name)
+        return self._experiments[name]
+
+    def _create_experiment(self, name: str) -> str:
+        # Not under store_lock (callers may hold it, and an flock is not
+        # re-entrant): two sweeps starting on a fresh store both try, the
+        # second finds the first's experiment.
+        try:
+            return self.client.create_experiment(
                 name, artifact_location=(f"{self.artifact_root()}/{name}" if self.artifact_root() else None),
                 tags=EXPERIMENT_KIND)
-        return self._experiments[name]
+        except MlflowException:
+            exp = self.client.get_experiment_by_name(name)
+            if exp is None:
+                raise
+            return exp.experiment_id
 
     def describe_experiment(self, name: str, note: str) -> str:
         """Set the experiment's description (and its kind, for experiments made
