@@ -44,12 +44,7 @@ class LMPromptProblem(PromptProblem):
         self.train = train_split
         self.train_y = torch.tensor(train_split.labels)
         self._splits = {"train": (self._encode(train_split), self.train_y)}
-        self._allowed = backbone.projectable_mask(settings.projection_vocab)
-        self._vocab = backbone.token_embeddings.detach().float().cpu()
-        pad = backbone.tokenize(settings.pad_word)
-        if len(pad) != 1:
-            raise ValueError(f"pad_word {settings.pad_word!r} is not a single token")
-        self._pad_id = pad[0]
+        self._init_vocabulary(backbone, settings)    # V and V^-1, as PromptProblem
         self._best = None               # best_dev: (dev accuracy, MethodResult)
         self._epoch_seen: set[int] = set()
 

@@ -84,6 +84,10 @@ class PromptProblem:
         self.device = getattr(backbone, "device", torch.device("cpu"))
         self.train_x, self.train_y = self._on_device(self._features(train_split, "train"))
         self._test = None
+        self._init_vocabulary(backbone, settings)
+
+    def _init_vocabulary(self, backbone, settings: ProblemSettings) -> None:
+        """What V and V^-1 need: the projectable tokens, the table, the pad token."""
         self._allowed = backbone.projectable_mask(settings.projection_vocab)
         # V and V^-1 work on a CPU copy of the vocabulary (no copy when the
         # backbone is on the CPU): soft prompts live on the CPU, towers anywhere.
