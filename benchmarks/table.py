@@ -24,7 +24,7 @@ NOTE_MAX = 7500     # MLflow 3 keeps tag values (a run's description) up to 8000
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.table", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("table", help="table3, table4, ...")
+    parser.add_argument("table", help="table1 ... table8, figure2 (a spec in benchmarks/specs/)")
     parser.add_argument("--scale", default="mini")
     parser.add_argument("--out", help="where table3.md/.csv/.tex go (default reports/; "
                                        f"{SUBSET_OUT}/ for a subset)")
