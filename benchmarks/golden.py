@@ -58,7 +58,7 @@ def golden_path(spec: str) -> Path:
 def compute(spec_name: str = "table3", cells=None) -> dict:
     """Run every method row of a spec on its cells in a throwaway MLflow store,
     replaying the LLM."""
-    from maao.cli import _store
+    from maao.llm import open_response_store
     from maao.runner import execute
     from maao.spec import expand, load_spec
     from maao.tracking import Tracker
@@ -67,7 +67,7 @@ def compute(spec_name: str = "table3", cells=None) -> dict:
 
     torch.set_num_threads(THREADS)
     spec = load_spec(spec_name)
-    store = _store(spec.responses_path(SCALE), "replay")
+    store = open_response_store(spec.responses_path(SCALE), "replay")
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         tracker = Tracker(f"sqlite:///{tmp}/golden.db")

@@ -128,13 +128,6 @@ def _responses_path(spec, args) -> Path:
     return Path(args.responses) if getattr(args, "responses", None) else spec.responses_path(args.scale)
 
 
-def _store(path: Path, mode: str):
-    from .llm import ResponseStore
-
-    cache = Path(os.environ.get("MAAO_CACHE_DIR", Path.home() / ".cache" / "maao")) / "llm-index"
-    return ResponseStore(path, cache_dir=cache, mode=mode)
-
-
 def _checked_spec(args):
     """The spec and the command line's names and numbers, checked before torch
     is imported or the MLflow store is opened (one-line errors, exit 2)."""
@@ -169,7 +162,7 @@ def _configs(args, spec=None):
 def cmd_runs(args, spec=None) -> int:
     from tqdm import tqdm
 
-    from .llm import write_manifest
+    from .llm import open_response_store, write_manifest
     from .llm.errors import LLMError
     from .runner import execute
     from .tracking import Tracker
@@ -179,7 +172,7 @@ def cmd_runs(args, spec=None) -> int:
     spec, configs = _configs(args, spec)
     env_uri = os.environ.get("MLFLOW_TRACKING_URI")  # read before MLflow sets it (mlflow.set_tracking_uri)
     tracker = Tracker(args.tracking_uri)
-    store = _store(_responses_path(spec, args), args.llm_mode)
+    store = open_response_store(_responses_path(spec, args), args.llm_mode)
     started = time.perf_counter()
     done = skipped = replayed = 0
     experiment = configs[0].experiment
@@ -281,10 +274,10 @@ def cmd_zero_shot(args, spec=None) -> int:
 
 
 def cmd_responses(args, spec) -> int:
-    from .llm import check_manifest
+    from .llm import check_manifest, open_response_store
 
     path = _responses_path(spec, args)
-    store = _store(path, "replay")
+    store = open_response_store(path, "replay")
     manifest = path.with_suffix(".manifest.json")
     missing, orphans = check_manifest(manifest, store)
     print(f"{manifest.name}: {len(store.keys())} records, {len(missing)} missing, {len(orphans)} orphan")

@@ -13,26 +13,11 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 
+from .settings import Budget, GradientSettings  # noqa: F401 (Budget re-exported)
+
 if TYPE_CHECKING:
-    from .gradient import GradientSettings
     from .llm.client import LLMClient
     from .problem import PromptProblem
-
-
-@dataclass(frozen=True)
-class Budget:
-    """Gradient steps: N rounds of m steps, then M steps (paper: N=3, m=10)."""
-    rounds: int = 3
-    steps_per_round: int = 10
-    final_steps: int = 100
-
-    def __post_init__(self):
-        if min(self.rounds, self.steps_per_round, self.final_steps) < 0:
-            raise ValueError(f"budget values must be >= 0: {self}")
-
-    @property
-    def total_steps(self) -> int:
-        return self.rounds * self.steps_per_round + self.final_steps
 
 
 @dataclass

@@ -12,46 +12,12 @@ unless its settings re-draw them (TCP's `reset_meta_net_on_restart`).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Callable
 
 import torch
 
 from .contract import MethodResult
-
-
-@dataclass(frozen=True)
-class GradientSettings:
-    optimizer: str = "sgd"          # "sgd" (CoOp) or "adamw"/"adam"
-    lr: float = 0.002
-    momentum: float = 0.9
-    weight_decay: float = 5e-4
-    batch_size: int = 32
-    warmup_epochs: int = 1          # constant warm-up lr for this many epochs (CoOp)
-    warmup_lr: float = 1e-5
-    schedule: str = "cosine"        # cosine, stepped per epoch as in Dassl; or "constant"
-    reset_optimizer_on_restart: bool = True
-    grad_clip: float | None = None
-    # Adam's epsilon; None = torch's 1e-8. TCP's reference needs 1e-3 (fp16).
-    adam_eps: float | None = None
-    # Dassl's train loader drops the last partial batch when the split holds
-    # at least one full batch (CoOp's behaviour); False trains on it too
-    # (ceil(n / batch) steps per epoch, this suite's rule before spec v2).
-    drop_last: bool = True
-
-    def __post_init__(self):
-        if self.optimizer not in ("sgd", "adam", "adamw"):
-            raise ValueError(f"unknown optimizer {self.optimizer!r}")
-        if self.schedule not in ("cosine", "constant"):
-            raise ValueError(f"unknown schedule {self.schedule!r}")
-        if self.lr <= 0 or self.batch_size <= 0:
-            raise ValueError("lr and batch_size must be positive")
-        if self.adam_eps is not None and (self.adam_eps <= 0 or self.optimizer == "sgd"):
-            raise ValueError("adam_eps must be positive and applies to adam/adamw only")
-
-    #: Fields left out of a run's identity while unset (None), so that runs
-    #: recorded before they existed keep their hash.
-    OPTIONAL = ("adam_eps",)
+from .settings import GradientSettings  # noqa: F401 (defined torch-free there)
 
 
 def steps_per_epoch(n_train: int, batch_size: int, drop_last: bool = True) -> int:

@@ -9,45 +9,13 @@ data, V and V^-1, and delegates logits and loss to `self.learner`.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 import torch.nn.functional as F
 
 from .features import cached_input_features
 from .learners import PromptLearner, build_learner
 from .projection import nearest_tokens
-
-
-@dataclass(frozen=True)
-class ProblemSettings:
-    n_ctx: int = 4                  # prompt length; the paper uses 4 for CoOp/TCP
-    init_std: float = 0.02          # CoOp's random init
-    projection_metric: str = "l2"   # paper Eq. 3; "cosine" = highest similarity
-    # Vocabulary V^-1 may return: "words" = whole ASCII words (default; junk
-    # pieces such as "##ing", digits or CJK tokens derail a small LLM), or
-    # "all" non-special tokens as in Eq. 3. Special tokens never.
-    projection_vocab: str = "words"
-    # V(text) -> exactly n_ctx vectors. Reference code: keep the first n_ctx
-    # tokens, pad on the right with the embedding of the filler word " a".
-    truncate: str = "head"          # "head" keeps the first n_ctx tokens, "tail" the last
-    pad_word: str = "a"
-    # Template -> context text (an LLM proposal or the manual prompt restarting
-    # gradient descent): "drop" removes the class slot and keeps the words on
-    # both sides ("{} texture." -> "texture"); "prefix" keeps only the words
-    # before the slot (the rule before spec v2: "a {} reply." -> "a").
-    template_slot: str = "drop"
-    fast_path: bool = True          # False = pad to the model's max length (benchmarks only)
-
-    def __post_init__(self):
-        if self.n_ctx <= 0:
-            raise ValueError(f"n_ctx must be positive, got {self.n_ctx}")
-        if self.projection_vocab not in ("words", "all"):
-            raise ValueError(f"projection_vocab must be 'words' or 'all', got {self.projection_vocab!r}")
-        if self.truncate not in ("head", "tail"):
-            raise ValueError(f"truncate must be 'head' or 'tail', got {self.truncate!r}")
-        if self.template_slot not in ("drop", "prefix"):
-            raise ValueError(f"template_slot must be 'drop' or 'prefix', got {self.template_slot!r}")
+from .settings import ProblemSettings  # noqa: F401 (defined torch-free there)
 
 
 def template_context(template: str, slot: str = "drop") -> str:

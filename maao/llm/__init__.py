@@ -10,10 +10,10 @@ from .errors import CorruptRecord, LLMError, PositionalFallbackWarning, ReplayMi
 from .manifest import check_manifest, read_manifest, write_manifest
 from .parse import Dropped, ParsedReply, parse_templates
 from .settings import LLMSettings
-from .store import STORE_SCHEMA, ResponseStore, build_request, request_key
+from .store import STORE_SCHEMA, ResponseStore, build_request, open_response_store, request_key
 
 __all__ = [
-    "LLMSettings", "LLMClient", "LLMReply", "LLMError", "ResponseStore", "ReplayMiss",
+    "LLMSettings", "LLMClient", "LLMReply", "LLMError", "ResponseStore", "open_response_store", "ReplayMiss",
     "CorruptRecord", "PositionalFallbackWarning", "parse_templates", "ParsedReply", "Dropped",
     "request_key", "build_request", "STORE_SCHEMA", "write_manifest", "read_manifest",
     "check_manifest",

@@ -216,6 +216,13 @@ class Hit:
     differences: list[tuple[str, str]] = field(default_factory=list)
 
 
+def open_response_store(records_path: Path | str, mode: str) -> "ResponseStore":
+    """A sweep's response store, its index cached under $MAAO_CACHE_DIR/llm-index:
+    the one way the CLI, a Ray worker and the golden check open it."""
+    cache = Path(os.environ.get("MAAO_CACHE_DIR", Path.home() / ".cache" / "maao")) / "llm-index"
+    return ResponseStore(records_path, cache_dir=cache, mode=mode)
+
+
 class ResponseStore:
     """Recorded responses; see the module docstring and docs/llm.md.
 

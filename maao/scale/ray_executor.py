@@ -73,9 +73,9 @@ def _tracker(uri: str):
 
 @lru_cache(maxsize=2)
 def _store(responses: tuple[str, str], mode: str):
-    from ..cli import _store as open_store
+    from ..llm.store import open_response_store
 
-    return open_store(local_path(responses), mode)
+    return open_response_store(local_path(responses), mode)
 
 
 def run_task(config, job: JobSettings) -> dict:
