@@ -13,13 +13,13 @@ from typing import TYPE_CHECKING
 
 import yaml
 
-from .speccheck import SpecError, check_raw
+from .speccheck import SpecError, check_raw, typed
 
 if TYPE_CHECKING:  # torch-free at import: a spec is checked before torch loads
     from .runner import RunConfig
 
 SPEC_DIR = Path(__file__).resolve().parent.parent / "benchmarks" / "specs"
-__all__ = ["Spec", "SpecError", "load_spec", "expand", "resolve_spec_path", "SPEC_DIR"]
+__all__ = ["Spec", "SpecError", "load_spec", "read_spec", "expand", "resolve_spec_path", "SPEC_DIR"]
 
 
 @dataclass(frozen=True)
@@ -59,12 +59,51 @@ def resolve_spec_path(name_or_path: str) -> Path:
     return path
 
 
-def load_spec(name_or_path: str) -> Spec:
-    path = resolve_spec_path(name_or_path)
+def _yaml(path: Path):
     try:
-        raw = yaml.safe_load(path.read_text())
+        return yaml.safe_load(path.read_text())
     except yaml.YAMLError as err:
         raise SpecError(f"{path}: not valid YAML ({' '.join(str(err).split())})") from None
+
+
+def read_spec(path: Path):
+    """A spec file's YAML with its `include:` files merged in: each included
+    file (a path relative to the spec, e.g. `_defaults/mini.yaml`) gives
+    `scales.<scale>` defaults; a key the spec's own scale block states
+    replaces the default's whole value (no deeper merge), so a spec reads as
+    "the scale's defaults, except ...". Included files include nothing."""
+    raw = _yaml(path)
+    if not isinstance(raw, dict) or "include" not in raw:
+        return raw
+    includes = raw.pop("include")
+    if isinstance(includes, str):
+        includes = [includes]
+    if not isinstance(includes, list):
+        raise SpecError(f"{path}: include: expected a list of files, got {includes!r}")
+    defaults: dict = {}
+    for i, rel in enumerate(includes):
+        where = f"{path}: include[{i}]"
+        file = path.parent / str(rel)
+        if not isinstance(rel, str) or not file.is_file():
+            raise SpecError(f"{where}: no file {rel!r} (looked for {file})")
+        body = _yaml(file)
+        if not isinstance(body, dict) or set(body) != {"scales"} or not isinstance(body["scales"], dict):
+            raise SpecError(f"{where}: {file} must hold only `scales: {{<scale>: {{...}}}}`")
+        for scale, block in body["scales"].items():
+            if not isinstance(block, dict):
+                raise SpecError(f"{where}: {file}: scales.{scale}: expected a mapping, got {block!r}")
+            defaults.setdefault(scale, {}).update(block)
+    scales = raw.get("scales")
+    if isinstance(scales, dict):
+        # Only the scales the spec names take defaults (a spec may define fewer).
+        raw["scales"] = {name: {**defaults.get(name, {}), **own} if isinstance(own, dict) else own
+                         for name, own in scales.items()}
+    return raw
+
+
+def load_spec(name_or_path: str) -> Spec:
+    path = resolve_spec_path(name_or_path)
+    raw = read_spec(path)
     check_raw(raw, path)  # every key, name and number, before any work starts
     for scale, body in raw["scales"].items():
         if "methods" in body:
@@ -88,28 +127,6 @@ def _row(entry, path) -> dict:
         raise SpecError(f"{path}: a methods entry needs 'name' and 'method' (and optionally "
                         f"'settings', 'budget', 'problem', 'learner', 'llm'); got {entry}")
     return {"settings": None, "budget": {}, "problem": {}, "learner": {}, "llm": {}, **entry}
-
-
-def _typed(cls, values: dict | None, where: str):
-    if values is None:
-        return None
-    known = {f.name for f in fields(cls)}
-    unknown = set(values) - known
-    if unknown:
-        raise SpecError(f"{where}: unknown setting(s) {sorted(unknown)}; known: {sorted(known)}")
-    try:
-        return cls(**values)
-    except (TypeError, ValueError) as err:
-        raise SpecError(f"{where}: {err}") from None
-
-
-def learner_settings_or_error(values: dict, where: str) -> None:
-    from .learners.settings import learner_settings
-
-    try:
-        learner_settings(values)
-    except (TypeError, ValueError) as err:
-        raise SpecError(f"{where}: {err}") from None
 
 
 def _check_learner_fits(learner: dict, dataset: str, where: str) -> None:
@@ -136,11 +153,9 @@ def expand(spec: Spec, scale: str, datasets=None, shots=None, seeds=None, method
     """Run configs of a spec; `strict` limits selections to the spec's own lists
     (a sweep), otherwise any value is allowed (a single `maao run`)."""
     from .backbones import BACKBONES
-    from .gradient import GradientSettings
-    from .methods import Budget
     from .presets import RECIPES
-    from .problem import ProblemSettings
     from .runner import RunConfig
+    from .settings import Budget, GradientSettings, ProblemSettings
 
     body = spec.scale(scale)
     where = f"{spec.path}: scales.{scale}"
@@ -158,16 +173,16 @@ def expand(spec: Spec, scale: str, datasets=None, shots=None, seeds=None, method
 
     configs = []
     scale_problem = dict(body.get("problem") or {})
-    gradient = _typed(GradientSettings, body.get("gradient"), f"{where}.gradient")
-    budget = _typed(Budget, body.get("budget"), f"{where}.budget")
+    # Settings were checked when the spec loaded (speccheck.check_raw); built here.
+    gradient = typed(GradientSettings, body.get("gradient"), f"{where}.gradient")
+    budget = typed(Budget, body.get("budget"), f"{where}.budget")
     rows = {row["name"]: row for row in spec.rows(scale)}
     for name in pick(methods, list(rows), "method"):
         row = rows[name] if name in rows else _row(name, spec.path)
-        problem = _typed(ProblemSettings, {**scale_problem, **row["problem"]},
-                         f"{where}: method {name!r} problem")
+        problem = typed(ProblemSettings, {**scale_problem, **row["problem"]},
+                        f"{where}: method {name!r} problem")
         method = row["method"]
         learner = dict(row["learner"] or {})
-        learner_settings_or_error(learner, f"{where}: method {name!r} learner")
         # The scale's block for this learner kind may change backbone and recipe.
         on = {"backbone": body["backbone"], "backbone_options": body.get("backbone_options"),
               "recipe": body["recipe"],

@@ -3,9 +3,12 @@ starts: no torch, no MLflow store, no backbone. Every error is one line that
 names the file and the field (a SpecError, which the CLI prints with exit 2).
 
 `check_raw` runs inside `maao.spec.load_spec`; `check_selection` checks the
-names and numbers a `maao run` / `maao sweep` asks for. Settings that need the
-method classes (torch) are checked by `maao.spec.check_settings`, still before
-the store opens or any model loads.
+names and numbers a `maao run` / `maao sweep` asks for. The scale blocks'
+settings types (`maao.settings`, learner, LLM and instruction settings) are
+torch-free and checked here, once: `typed` builds them, here and in
+`maao.spec.expand`. Only a method's own settings (its `Settings`, beside the
+method's torch code) are checked in `expand`, still before the store opens or
+any model loads.
 """
 from __future__ import annotations
 
@@ -92,6 +95,22 @@ def _fields(cls) -> tuple:
     return tuple(f.name for f in fields(cls))
 
 
+def typed(cls, values: dict | None, where: str):
+    """The settings dataclass `cls` built from a spec's mapping (None stays None);
+    an unknown field or a value its checks refuse is a SpecError naming `where`."""
+    if values is None:
+        return None
+    _mapping(where, values)
+    known = _fields(cls)
+    unknown = set(values) - set(known)
+    if unknown:
+        raise SpecError(f"{where}: unknown setting(s) {sorted(unknown)}; known: {sorted(known)}")
+    try:
+        return cls(**values)
+    except (TypeError, ValueError) as err:
+        raise SpecError(f"{where}: {err}") from None
+
+
 def _settings(where: str, value, cls) -> None:
     if value is not None:
         _keys(where, value, _fields(cls))
@@ -110,8 +129,8 @@ def _method_settings(where: str, settings, method: str) -> None:
 
 
 def _learner(where: str, value) -> None:
-    """A learner mapping {kind: ..., settings}: kind and field names, torch-free."""
-    from .learners.settings import LEARNER_SETTINGS
+    """A learner mapping {kind: ..., settings}: kind, field names and values, torch-free."""
+    from .learners.settings import LEARNER_SETTINGS, learner_settings
 
     _mapping(where, value)
     kind = value.get("kind", "coop")
@@ -119,6 +138,10 @@ def _learner(where: str, value) -> None:
         raise SpecError(f"{where}.kind: unknown learner {kind!r}{_hint(kind, LEARNER_SETTINGS)}; "
                         f"known: {sorted(LEARNER_SETTINGS)}")
     _settings(where, value, LEARNER_SETTINGS[kind])
+    try:
+        learner_settings(value)
+    except (TypeError, ValueError) as err:
+        raise SpecError(f"{where}: {err}") from None
 
 
 def _row(where: str, entry, methods: set) -> str:
@@ -157,8 +180,9 @@ def _rows(where: str, value, methods: set) -> list:
     return names
 
 
-def _scale(where: str, body: dict, methods: set) -> None:
+def _scale(where: str, body: dict, methods: set, rows: list) -> None:
     from .llm.settings import LLMSettings
+    from .settings import Budget, GradientSettings, ProblemSettings
 
     _keys(where, body, SCALE_KEYS, REQUIRED_SCALE)
     for key in ("backbone", "recipe"):
@@ -173,9 +197,16 @@ def _scale(where: str, body: dict, methods: set) -> None:
         if body.get(key) is not None:
             _int(f"{where}.{key}", body[key], 0 if key == "data_seed" else 1)
     _settings(f"{where}.llm", body.get("llm"), LLMSettings)
-    for key in ("problem", "gradient", "budget", "backbone_options"):
-        if body.get(key) is not None:
-            _mapping(f"{where}.{key}", body[key])
+    if body.get("backbone_options") is not None:
+        _mapping(f"{where}.backbone_options", body["backbone_options"])
+    typed(GradientSettings, body.get("gradient"), f"{where}.gradient")
+    typed(Budget, body.get("budget"), f"{where}.budget")
+    typed(ProblemSettings, body.get("problem"), f"{where}.problem")
+    # Each row's problem updates the scale's (what `maao.spec.expand` builds).
+    for row in body.get("methods") or rows:
+        if isinstance(row, dict) and row.get("problem"):
+            typed(ProblemSettings, {**(body.get("problem") or {}), **row["problem"]},
+                  f"{where}: method {row['name']!r} problem")
     _method_table(f"{where}.method_settings", body.get("method_settings"), methods)
     if body.get("learners") is not None:
         from .learners.settings import LEARNER_SETTINGS
@@ -209,7 +240,7 @@ def check_raw(raw, path: Path) -> dict:
     if not isinstance(scales, dict) or not scales:
         raise SpecError(f"{where}: scales: expected a mapping of scale name -> settings, got {scales!r}")
     for name, body in scales.items():
-        _scale(f"{where}: scales.{name}", body, methods)
+        _scale(f"{where}: scales.{name}", body, methods, raw["methods"])
     return raw
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from maao.spec import SPEC_DIR, load_spec
+from maao.spec import SPEC_DIR, load_spec, read_spec
 from maao.speccheck import BUILTIN_METHODS, SpecError, method_names
 
 # One fresh interpreter checks every case in turn (torch must still be absent
@@ -54,8 +54,7 @@ def check_early_error(result, names):
 
 
 def spec_file(tmp_path: Path, edit) -> Path:
-    raw = yaml.safe_load((SPEC_DIR / "table3.yaml").read_text())
-    raw = edit(raw)
+    raw = edit(read_spec(SPEC_DIR / "table3.yaml"))  # its included defaults merged in
     tmp_path.mkdir(parents=True, exist_ok=True)
     path = tmp_path / "bad.yaml"
     path.write_text("" if raw is None else yaml.safe_dump(raw))
@@ -90,6 +89,10 @@ BAD_SPECS = {
     "unknown dataset": (lambda r: _set(r, "scales.mini.datasets", ["bbc_news", "bbc_newz"]),
                         ["scales.mini.datasets[1]", "bbc_newz"]),
     "scale key typo": (lambda r: _set(r, "scales.mini.seedz", [1]), ["scales.mini", "seedz"]),
+    # Settings types of the scale blocks (maao.settings) are checked torch-free too.
+    "gradient value": (lambda r: _set(r, "scales.mini.gradient", {"lr": -1}), ["scales.mini.gradient", "lr"]),
+    "problem value": (lambda r: _set(r, "scales.mini.problem", {"n_ctx": 0}), ["scales.mini.problem", "n_ctx"]),
+    "missing include": (lambda r: {**r, "include": ["_defaults/nope.yaml"]}, ["include[0]", "nope.yaml"]),
 }
 
 
