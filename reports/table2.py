@@ -32,7 +32,8 @@ import pandas as pd
 
 from . import coverage, spread, stats
 from .method_table import DEFAULT_OUT, _csv_text, _f
-from .paper_numbers import PAPER, TABLE2_COLUMNS, TABLE2_SHOTS, paper_table2_cell
+from .paper_numbers import (PAPER, TABLE2_COLUMNS, TABLE2_PAPER_COLUMN, TABLE2_SHOTS, paper_table2_cell,
+                            table2_paper_difference)
 from .render import AVG, DAGGER, DDAGGER, MAJORITY_LABEL, _tex, fmt_p
 
 NAME = "table2"
@@ -54,16 +55,7 @@ COLUMNS = (
 )
 BASE_OF = {m: b for m, _, b in COLUMNS if b}
 
-# The published column each of ours corresponds to: at paper scale the spec
-# runs CoOp on RN50 with GPT-3.5 / GPT-4 / Llama-2 and TCP on ViT-B/16 with GPT-3.5.
-PAPER_COLUMN = {
-    "coop": "coop_rn50",
-    "coop_llm": "combined_coop_rn50_gpt35",
-    "coop_llm_gpt4": "combined_coop_rn50_gpt4",
-    "coop_llm_llama2": "combined_coop_rn50_llama2",
-    "tcp": "tcp_vitb16",
-    "tcp_llm": "combined_tcp_vitb16_gpt35",
-}
+PAPER_COLUMN = TABLE2_PAPER_COLUMN  # ours -> the published column (paper_numbers)
 
 
 @dataclass
@@ -164,11 +156,7 @@ def _paired_tests(cells: pd.DataFrame, pairs: list) -> pd.DataFrame:
     return out
 
 
-def paper_difference(row: str, base: str) -> float:
-    """The paper's "+ LLM" − base difference of its Avg. rows, averaged over its datasets."""
-    rows, datasets = PAPER[NAME]["rows"], PAPER[NAME]["datasets"]
-    a, b = rows[PAPER_COLUMN[row]], rows[PAPER_COLUMN[base]]
-    return float(np.mean([a[d] - b[d] for d in datasets]))
+paper_difference = table2_paper_difference
 
 
 def _small_n_text(sig: pd.DataFrame) -> str:
