@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from .claim_list import claim_result, ledger_words
+from .health import health_text
 from .model import AVG, MAJORITY_LABEL, Cell, Doc, Table, Text, fmt_p
 from .paper_numbers import PAPER
 from .stats import min_wilcoxon_p
@@ -34,9 +35,8 @@ def below_majority_text(summary: pd.DataFrame, labels: dict, avg: str = AVG) -> 
             f"claim, whatever the sign of the difference.")
 
 
-def design_text(res) -> str:
-    """What the table's design can detect: floor, MDE range, margin."""
-    sig, spec = res.significance, res.spec
+def design_text(sig: pd.DataFrame, alpha: float, margin: float) -> str:
+    """What a table's design can detect: floor, MDE range, margin (read before any p-value)."""
     ok = sig[np.isfinite(sig["mean_diff"].to_numpy(dtype=float))] if len(sig) else sig
     if not len(ok):
         return "**What this design can detect.** No comparison has paired cells."
@@ -53,19 +53,19 @@ def design_text(res) -> str:
         worst = int(ok["wilcoxon_n_nonzero"].max())
         out.append(f"No comparison can be significant whatever the data: with at most {worst} non-zero "
                    f"differences the exact two-sided Wilcoxon p cannot go below 2/2^{worst} = "
-                   f"{min_wilcoxon_p(worst):.4g}, above Holm's first threshold {spec.alpha}/{k} = "
-                   f"{spec.alpha / max(k, 1):.4g}.")
+                   f"{min_wilcoxon_p(worst):.4g}, above Holm's first threshold {alpha}/{k} = "
+                   f"{alpha / max(k, 1):.4g}.")
     elif bool(ok["floor"].any()):
         out.append(f"{int(ok['floor'].sum())} comparison(s) cannot be significant whatever the data "
                    f"(column floor).")
     out.append(f"At 80% power (paired t approximation, at each comparison's Holm level) it detects "
                f"differences of {mde_txt} accuracy points; smaller true differences are likely missed. "
-               f"Equivalence margin ±{spec.equivalence_margin:g} (TOST).")
+               f"Equivalence margin ±{margin:g} (TOST).")
     return " ".join(out)
 
 
-def verdict_paragraph(res, claims) -> str:
-    lines = [ledger_words(c, claim_result(c, res.significance), res.spec.decimals) for c in claims]
+def verdict_paragraph(sig: pd.DataFrame, claims, decimals: int = 2) -> str:
+    lines = [ledger_words(c, claim_result(c, sig), decimals) for c in claims]
     if not lines:
         return ""
     return ("**Verdict (claims ledger, reports/claims.md).** " + "; ".join(lines) + ".")
@@ -168,7 +168,8 @@ def _paper_table(res) -> tuple[Table, str]:
 
 def document(res, claims=()) -> Doc:
     spec = res.spec
-    blocks = [Text(design_text(res)), _main_table(res), Text(res.caption)]
+    blocks = [Text(design_text(res.significance, spec.alpha, spec.equivalence_margin)), _main_table(res),
+              Text(res.caption)]
     shots = _shots_table(res)
     if shots is not None:
         blocks.append(shots)
@@ -184,10 +185,10 @@ def document(res, claims=()) -> Doc:
         if caveat:
             blocks.append(Text(caveat))
     blocks.append(Text(res.ordering))
-    health = getattr(res, "health", None)
+    health = health_text(res.health, spec.labels)
     if health:
         blocks.append(Text(health, heading="Mechanism health (from each LLM run's rounds.json)"))
-    v = verdict_paragraph(res, claims)
+    v = verdict_paragraph(res.significance, claims, spec.decimals)
     if v:
         blocks.append(Text(v))
     if res.notes:

@@ -27,7 +27,7 @@ from scipy import stats as _st
 
 from . import coverage, render, spread, stats, verdict
 from .claim_list import claims_of
-from .method_layout import below_majority_text, design_text, document, verdict_paragraph
+from .method_layout import below_majority_text, document
 from .model import AVG, DAGGER, DDAGGER, csv_text as _csv_text, fmt_num as _f, fmt_p
 from .paper_numbers import PAPER
 
@@ -104,7 +104,7 @@ class TableResult:
     by_shots: pd.DataFrame | None = None  # method, dataset, shots, n (seeds), mean, std
     majority: pd.DataFrame | None = None  # dataset (+Average), n (runs), mean; None: metric not logged
     missing: list = field(default_factory=list)  # cells of the spec without a run (reports.coverage)
-    health: str = ""  # the mechanism-health section (reports.health), where the table has LLM runs
+    health: pd.DataFrame | None = None  # per-round mechanism health of its LLM runs (reports.health)
 
 
 # --------------------------------------------------------------------------
@@ -330,19 +330,6 @@ def _paired_diffs(cells: pd.DataFrame, a: str, b: str, spec: TableSpec) -> np.nd
     return (p["a"] - p["b"]).to_numpy(dtype=float)
 
 
-def _winner_marks(sig: pd.DataFrame) -> tuple[list, dict]:
-    """Comparison k (1-based, the order of the paired-comparison table) marks the row that
-    won it: "†k" on the winner (better: the first, worse: the second).  A row winning
-    several comparisons gets "†1,3".  Returns (each comparison's mark, {method: mark})."""
-    wins, marks = {}, []
-    for k, (_, r) in enumerate(sig.iterrows(), 1):
-        winner = r["row"] if r["verdict"] == "better" else (r["baseline"] if r["verdict"] == "worse" else None)
-        marks.append(f"{DAGGER}{k}" if winner else "")
-        if winner:
-            wins.setdefault(winner, []).append(str(k))
-    return marks, {m: DAGGER + ",".join(ks) for m, ks in wins.items()}
-
-
 def build_table(df: pd.DataFrame, spec: TableSpec, expected: set | None = None) -> "TableResult":
     """Aggregate per-run rows (as returned by ``runs.load_runs``) into a table.
 
@@ -395,7 +382,7 @@ def build_table(df: pd.DataFrame, spec: TableSpec, expected: set | None = None) 
         sig = _compare_pairs(cells, spec)
     diffs = [_paired_diffs(cells, a, b, spec) for a, b in spec.comparisons]
     sig = verdict.add_verdicts(sig, diffs, spec.alpha, spec.equivalence_margin)
-    sig["marker"], winners = _winner_marks(sig)
+    sig["marker"], winners = verdict.winner_marks(sig)
     summary["marker"] = summary["method"].map(lambda k: winners.get(k, ""))
 
     paper = _paper_frame(spec)
@@ -533,10 +520,17 @@ def render_latex(res: TableResult) -> str:
 
 
 def cells_csv_text(res: TableResult) -> str:
+    """Every cell at full precision (repr): the committed fixture a report is rebuilt from."""
     v = res.spec.value
-    rows = [[r.method, r.dataset, int(r.shots), int(r.seed), _f(float(getattr(r, v)))]
+    rows = [[r.method, r.dataset, int(r.shots), int(r.seed), repr(float(getattr(r, v)))]
             for r in res.cells.itertuples(index=False)]
     return _csv_text(["method", "dataset", "shots", "seed", v], rows)
+
+
+def majority_csv_text(majority: pd.DataFrame) -> str:
+    """The majority-class rate per dataset (the reference row's input), for rebuilding."""
+    rows = [[r.dataset, _f(float(r.mean), "{:.12g}")] for r in majority.itertuples(index=False) if r.dataset != AVG]
+    return _csv_text(["dataset", spread.MAJORITY_METRIC], rows)
 
 
 def _write(p: Path, text: str) -> Path:
@@ -566,14 +560,22 @@ def write_cells_csv(res: TableResult, path=None) -> Path:
 
 
 def write_all(res: TableResult, out_dir=None) -> list:
-    """Write <name>.md, .csv, .tex, _cells.csv and _significance.csv into
-    ``out_dir`` (default ``reports/``); returns the paths."""
+    """Write <name>.md, .csv, .tex, _cells.csv and _significance.csv into ``out_dir``
+    (default ``reports/``), plus _majority.csv and _health.csv where the result has them
+    (with _cells.csv the inputs ``reports.fixture`` rebuilds the report from); returns the paths."""
+    from .health import health_csv_text
+
     d = Path(out_dir) if out_dir is not None else DEFAULT_OUT
     n = res.spec.name
-    return [
+    paths = [
         write_markdown(res, d / f"{n}.md"),
         write_csv(res, d / f"{n}.csv"),
         write_latex(res, d / f"{n}.tex"),
         write_cells_csv(res, d / f"{n}_cells.csv"),
         write_significance_csv(res, d / f"{n}_significance.csv"),
     ]
+    if res.majority is not None:
+        paths.append(_write(d / f"{n}_majority.csv", majority_csv_text(res.majority)))
+    if res.health is not None:
+        paths.append(_write(d / f"{n}_health.csv", health_csv_text(res.health)))
+    return paths

@@ -36,7 +36,7 @@ from statsmodels.stats.weightstats import ttost_paired
 from .stats import min_wilcoxon_p
 
 __all__ = ["POWER", "DEFAULT_MARGIN", "VERDICT_COLUMNS", "tost_p", "mde", "pairs_needed", "holm_levels",
-           "wins_ties_losses", "verdict_word", "verdict_text", "add_verdicts", "method_text"]
+           "wins_ties_losses", "winner_marks", "verdict_word", "verdict_text", "add_verdicts", "method_text"]
 
 POWER = 0.8
 DEFAULT_MARGIN = 1.0
@@ -85,14 +85,20 @@ def pairs_needed(effect: float, sd: float, alpha: float, power: float = POWER) -
 
 
 def holm_levels(pvalues, alpha: float) -> np.ndarray:
-    """The level Holm's step-down applies to each p-value: alpha/(m - rank), rank 0 for
-    the smallest; NaN p-values get NaN and do not count in m."""
+    """The level Holm's step-down applied to each p-value in this family: a rejected
+    p-value at rank r (0 = smallest) was tested at alpha/(m - r); Holm stops at the first
+    p-value it keeps, so that one and every later one face alpha/(m - s), s = the number
+    rejected (the level they would have to reach now).  NaN p-values get NaN, not in m."""
     p = np.asarray(pvalues, dtype=float)
     out = np.full(p.shape, np.nan)
     idx = np.flatnonzero(~np.isnan(p))
+    m = idx.size
     order = idx[np.argsort(p[idx], kind="stable")]
+    s = 0
+    while s < m and p[order[s]] < alpha / (m - s):
+        s += 1
     for rank, i in enumerate(order):
-        out[i] = alpha / (idx.size - rank)
+        out[i] = alpha / (m - min(rank, s))
     return out
 
 
@@ -154,10 +160,25 @@ def method_text(alpha: float, margin: float) -> str:
         f"the mean difference within ±{margin:g} points, the margin fixed in the table's spec before "
         f"any result was read; otherwise inconclusive, with the minimum detectable effect (MDE): the "
         f"difference a two-sided paired t-test (an approximation of the Wilcoxon test's power) detects "
-        f"with {int(POWER * 100)}% power at the level Holm applies to that comparison, given its n "
+        f"with {int(POWER * 100)}% power at the level Holm applied to that comparison (alpha/(m - r) "
+        f"for the r-th rejection; alpha/(m - s) for the rest, s = the number rejected), given its n "
         f"pairs and the SD of its differences (statsmodels TTestPower). Floor: with n non-zero "
         f"differences the exact Wilcoxon p cannot go below 2/2^n; flagged where that is above the "
         f"comparison's Holm level or no comparison can pass Holm's first step (alpha/m), so the "
         f"comparison cannot be significant whatever the data. W/T/L: cells where the first wins, "
         f"ties, loses."
     )
+
+
+def winner_marks(sig: pd.DataFrame, mark: str = "†") -> tuple[list, dict]:
+    """Comparison k (1-based, the order of the paired-comparison table) marks the row that
+    won it: "†k" on the winner (better: the first, ``row``; worse: the second,
+    ``baseline``).  A row winning several comparisons gets "†1,3".  Returns (each
+    comparison's mark, {method: mark})."""
+    wins, marks = {}, []
+    for k, (_, r) in enumerate(sig.iterrows(), 1):
+        winner = r["row"] if r["verdict"] == "better" else (r["baseline"] if r["verdict"] == "worse" else None)
+        marks.append(f"{mark}{k}" if winner else "")
+        if winner:
+            wins.setdefault(winner, []).append(str(k))
+    return marks, {m: mark + ",".join(ks) for m, ks in wins.items()}
