@@ -9,11 +9,9 @@ import warnings
 
 
 def _specs():
-    from .ablations import SPECS
-    from .table1 import SPEC as TABLE1
-    from .table3 import SPEC
+    from .fixture import method_table_specs
 
-    return {"table1": TABLE1, "table3": SPEC, **SPECS}
+    return method_table_specs()
 
 
 def _load(loader, *args, **kwargs):

@@ -111,7 +111,16 @@ def claim_result(claim: Claim, sig) -> dict | None:
     return None
 
 
-def ledger_words(claim: Claim, res: dict | None, decimals: int = 2) -> str:
+def both_below_majority(claim: Claim, summary) -> bool:
+    """Both rows of the claim average below the majority-class rate (``summary`` of a method
+    table: method, dataset, below_majority)."""
+    if summary is None or "below_majority" not in summary.columns:
+        return False
+    avg = summary[summary["dataset"] == "Average"].set_index("method")["below_majority"]
+    return all(bool(avg.get(m, False)) for m in (claim.first, claim.second))
+
+
+def ledger_words(claim: Claim, res: dict | None, decimals: int = 2, below_majority: bool = False) -> str:
     """The claim's line as the ledger and each table's verdict paragraph print it."""
     if res is None:
         return f"{claim.id} ({claim.text}): not run at this scale"
@@ -121,6 +130,8 @@ def ledger_words(claim: Claim, res: dict | None, decimals: int = 2) -> str:
     ci = ("CI n/a" if not math.isfinite(res["ci_low"])
           else f"95% CI [{res['ci_low']:+.{d}f}, {res['ci_high']:+.{d}f}]")
     floor = "; this design cannot reach significance" if res["floor"] else ""
+    if below_majority:
+        floor += "; both rows are below the majority-class rate, so this cannot test the claim"
     paper = f"; paper {claim.paper_effect:+.2f}" if math.isfinite(claim.paper_effect) else ""
     return (f"{claim.id} ({claim.text}): **{res['verdict']}** — {res['mean_diff']:+.{d}f} ({ci}, "
             f"n = {res['n_pairs']} pairs, W/T/L {res['wins']}/{res['ties']}/{res['losses']}{floor}{paper})")

@@ -1,8 +1,10 @@
 """The claims ledger: reports/claims.md and claims.csv, one row per claim of the paper.
 
-Each claim (``reports.claim_list``) is one comparison of one table, taken
-from the table's committed inputs (``reports.fixture.rebuild``: the same
-cells the table's report is built from).  Per claim: the paper's evidence,
+Each claim (``reports.claim_list``) is one comparison of one table, read
+from the table's committed outputs (``<table>_significance.csv``, ``.csv``,
+``_cells.csv``, ``_health.csv``), so the ledger and the tables cannot
+disagree; a table not yet written by this version (no verdict column) shows
+its claims as not run.  Per claim: the paper's evidence,
 the mini effect (first − second) with its 95% CI, the verdict word
 (``reports.verdict``), n paired cells, wins/ties/losses, the minimum
 detectable effect at 80% power at the comparison's Holm level, the pairs
@@ -27,7 +29,7 @@ import numpy as np
 from scipy import stats as _st
 
 from . import verdict
-from .claim_list import CLAIMS, claim_result, ledger_words
+from .claim_list import CLAIMS, both_below_majority, claim_result, ledger_words
 from .health import method_summary, summary_words
 from .model import Doc, Table, Text, csv_text, fmt_num
 from .render import markdown
@@ -72,21 +74,46 @@ def _figure2(d: Path, alpha: float = 0.05) -> dict | None:
                             for x in ps), detect=detect)
 
 
-def _cells_per_seed(res) -> int:
-    c = res.cells
-    return int(len(c.drop_duplicates(["dataset", "shots"]))) if len(c) else 0
+class _TableOutputs:
+    """A table's committed outputs, as the ledger reads them."""
+
+    def __init__(self, d: Path, table: str):
+        import pandas as pd
+
+        from .health import read_health_csv
+
+        self.significance = pd.read_csv(d / f"{table}_significance.csv", keep_default_na=False,
+                                        na_values=[""], float_precision="round_trip")
+        self.significance["verdict"] = self.significance["verdict"].astype(str)
+        summary = pd.read_csv(d / f"{table}.csv", keep_default_na=False, na_values=[""])
+        summary = summary[summary["source"] != "paper"]
+        self.summary = None
+        if "below_majority" in summary.columns:
+            summary = summary.assign(below_majority=summary["below_majority"].fillna(0).astype(int).astype(bool))
+            if table == "table2":
+                summary = summary[summary["shots"].astype(str) == "Avg."]
+            self.summary = summary[["method", "dataset", "below_majority"]]
+        cells = pd.read_csv(d / f"{table}_cells.csv")
+        self.cells_per_seed = int(len(cells.drop_duplicates(["dataset", "shots"])))
+        h = d / f"{table}_health.csv"
+        self.health = read_health_csv(h) if h.is_file() else None
+
+
+def _outputs(d: Path, table: str):
+    if not (d / f"{table}_significance.csv").is_file():
+        return None
+    head = (d / f"{table}_significance.csv").read_text(encoding="utf-8").splitlines()[0].split(",")
+    return _TableOutputs(d, table) if "verdict" in head else None
 
 
 def build_ledger(d=DEFAULT_DIR) -> list:
-    """One dict per claim, in CLAIMS order."""
-    from .fixture import rebuild
-
+    """One dict per claim, in CLAIMS order, from each table's committed outputs."""
     d = Path(d)
-    results = {t: rebuild(t, d) for t in TABLES if (d / f"{t}_cells.csv").is_file()}
+    results = {t: _outputs(d, t) for t in TABLES}
     rows = []
     for c in CLAIMS:
         row = dict(claim=c, result=None, res=None, health="", needed_pairs=math.nan, needed_seeds=math.nan,
-                   figure=None)
+                   figure=None, below=False)
         if c.table == "figure2":
             row["figure"] = _figure2(d)
             rows.append(row)
@@ -96,13 +123,12 @@ def build_ledger(d=DEFAULT_DIR) -> list:
             rows.append(row)
             continue
         r = claim_result(c, res.significance)
-        row.update(result=r, res=res)
+        row.update(result=r, res=res, below=both_below_majority(c, res.summary))
         if r is not None and np.isfinite(c.paper_effect) and c.paper_effect > 0:
             need = verdict.pairs_needed(c.paper_effect, r["sd_diff"], r["holm_level"])
             row["needed_pairs"] = need
-            per_seed = _cells_per_seed(res)
-            if np.isfinite(need) and per_seed:
-                row["needed_seeds"] = math.ceil(need / per_seed)
+            if np.isfinite(need) and res.cells_per_seed:
+                row["needed_seeds"] = math.ceil(need / res.cells_per_seed)
         if res.health is not None and c.first in set(res.health["method"]):
             row["health"] = summary_words(method_summary(res.health[res.health["method"] == c.first])[c.first])
         rows.append(row)
@@ -181,13 +207,14 @@ def ledger_markdown(rows) -> str:
         need = ("n/a" if not np.isfinite(row["needed_pairs"]) else
                 f"{row['needed_pairs']:.0f} cells ({row['needed_seeds']:.0f} seeds)")
         trs.append([c.id, c.text, c.evidence, _num(c.paper_effect), f"{r['mean_diff']:+.2f} {ci}",
-                    f"**{r['verdict']}**", str(r["n_pairs"]) + (" (floor)" if r["floor"] else ""),
+                    f"**{r['verdict']}**" + (" (both rows below the majority-class rate)" if row["below"] else ""), str(r["n_pairs"]) + (" (floor)" if r["floor"] else ""),
                     f"{r['wins']}/{r['ties']}/{r['losses']}", _num(r["mde"], "{:.2f}"), need,
                     row["health"] or "–"])
     head = ["Claim", "What the paper claims", "Paper's evidence", "Paper effect", "Mini effect [95% CI]",
             "Verdict", "n cells", "W/T/L", "MDE (80%)", "Needed for the paper's effect (80%)",
             "Mechanism health (LLM row)"]
-    words = "; ".join(ledger_words(row["claim"], row["result"]) for row in rows if row["figure"] is None)
+    words = "; ".join(ledger_words(row["claim"], row["result"], below_majority=row["below"])
+                      for row in rows if row["figure"] is None)
     doc = Doc("Claims ledger — the paper's claims at mini scale", "", "tab:claims", [
         Text("**Summary.** " + summary_text(rows)),
         Table(head, trs, "l" * 3 + "rr" + "l" + "rrr" + "ll"),
@@ -199,7 +226,7 @@ def ledger_markdown(rows) -> str:
              "n/a where the paper publishes no positive effect. Paper effects are differences of the paper's "
              "averages on its own datasets and backbones, not comparable in size to the mini scale's; they are "
              "used only as the effect a replication should be able to see. Generated by `python -m reports "
-             "claims` from each table's committed inputs (reports/<table>_cells.csv and beside it)."),
+             "claims` from each table's committed outputs (reports/<table>_significance.csv and beside it)."),
         Text("In the tables' words: " + words + "."),
     ])
     return markdown(doc)

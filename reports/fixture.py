@@ -19,7 +19,7 @@ from . import coverage
 from .health import read_health_csv
 from .spread import MAJORITY_METRIC
 
-__all__ = ["DEFAULT_DIR", "fixture_tables", "load_cells", "table_spec_for", "rebuild"]
+__all__ = ["DEFAULT_DIR", "fixture_tables", "load_cells", "method_table_specs", "table_spec_for", "rebuild"]
 
 DEFAULT_DIR = Path(__file__).resolve().parent
 
@@ -39,15 +39,23 @@ def load_cells(table: str, d=DEFAULT_DIR) -> pd.DataFrame:
     return cells
 
 
+def method_table_specs() -> dict:
+    """{name: TableSpec} of the "methods x datasets" tables (1, 3-8)."""
+    from .ablations import SPECS
+    from .table1 import SPEC as TABLE1
+    from .table3 import SPEC as TABLE3
+
+    return {"table1": TABLE1, "table3": TABLE3, **SPECS}
+
+
 def table_spec_for(table: str, scale: str, rows):
     """The report spec of ``table`` at ``scale`` for an experiment with these row names."""
-    from .__main__ import _specs
     from .ablations import table_spec
     from .table3 import spec_for_rows
 
     if table == "table3":
         return spec_for_rows(set(rows))
-    return table_spec(table, scale, _specs()[table])
+    return table_spec(table, scale, method_table_specs()[table])
 
 
 def rebuild(table: str, d=DEFAULT_DIR, scale: str = "mini"):

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .claim_list import claim_result, ledger_words
+from .claim_list import both_below_majority, claim_result, ledger_words
 from .health import health_text
 from .model import AVG, MAJORITY_LABEL, Cell, Doc, Table, Text, fmt_p
 from .paper_numbers import PAPER
@@ -64,8 +64,8 @@ def design_text(sig: pd.DataFrame, alpha: float, margin: float) -> str:
     return " ".join(out)
 
 
-def verdict_paragraph(sig: pd.DataFrame, claims, decimals: int = 2) -> str:
-    lines = [ledger_words(c, claim_result(c, sig), decimals) for c in claims]
+def verdict_paragraph(sig: pd.DataFrame, claims, decimals: int = 2, summary=None) -> str:
+    lines = [ledger_words(c, claim_result(c, sig), decimals, both_below_majority(c, summary)) for c in claims]
     if not lines:
         return ""
     return ("**Verdict (claims ledger, reports/claims.md).** " + "; ".join(lines) + ".")
@@ -188,7 +188,7 @@ def document(res, claims=()) -> Doc:
     health = health_text(res.health, spec.labels)
     if health:
         blocks.append(Text(health, heading="Mechanism health (from each LLM run's rounds.json)"))
-    v = verdict_paragraph(res.significance, claims, spec.decimals)
+    v = verdict_paragraph(res.significance, claims, spec.decimals, res.summary)
     if v:
         blocks.append(Text(v))
     if res.notes:

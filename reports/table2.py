@@ -84,7 +84,8 @@ class Table2Result:
 
     @property
     def markers(self) -> dict:
-        return dict(zip(self.significance["row"], self.significance["marker"]))
+        """{method: "†k"}: the column that won comparison k (verdict.winner_marks)."""
+        return verdict.winner_marks(self.significance)[1] if len(self.significance) else {}
 
 
 # --------------------------------------------------------------------------

@@ -79,9 +79,23 @@ def pairs_needed(effect: float, sd: float, alpha: float, power: float = POWER) -
         return math.nan
     if effect == 0:
         return math.inf
-    n = TTestPower().solve_power(effect_size=abs(effect) / sd, nobs=None, alpha=alpha, power=power,
-                                 alternative="two-sided")
-    return float(max(2, math.ceil(float(np.asarray(n).item()) - 1e-9)))
+    es, tp = abs(effect) / sd, TTestPower()
+
+    def enough(n: int) -> bool:
+        return tp.power(effect_size=es, nobs=n, alpha=alpha, alternative="two-sided") >= power
+
+    # the smallest n with enough power: doubling, then bisection (statsmodels' power function;
+    # its solve_power root finder fails for effects far above the SD)
+    hi = 2
+    while not enough(hi):
+        hi *= 2
+        if hi > 1 << 30:
+            return math.inf
+    lo = hi // 2 if hi > 2 else 1
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (lo, mid) if enough(mid) else (mid, hi)
+    return float(hi)
 
 
 def holm_levels(pvalues, alpha: float) -> np.ndarray:
