@@ -31,6 +31,16 @@ def _load(loader, *args, **kwargs):
     return result
 
 
+def _ledger(paths, missing) -> list:
+    """A complete table refreshes the claims ledger beside it (it reads the tables' outputs)."""
+    if missing or not paths:
+        return []
+    from . import claims
+
+    d = paths[0].parent
+    return claims.write_ledger(claims.build_ledger(d), d)
+
+
 def main(argv=None) -> int:
     specs = _specs()
     ap = argparse.ArgumentParser(prog="python -m reports", description="Build result tables from MLflow runs.")
@@ -87,6 +97,7 @@ def main(argv=None) -> int:
         if made is None:
             return 2
         res, paths, _ = made
+        paths += _ledger(paths, res.missing)
         if res.missing:
             print(f"warning: {len(res.missing)} cells of spec table2 ({args.scale}) have no finished run; "
                   "the caption says so", file=sys.stderr)
@@ -117,6 +128,7 @@ def main(argv=None) -> int:
         print(f"warning: {len(res.missing)} of {len(expected)} cells of spec {args.table} "
               f"({args.scale}) have no finished run; the caption says so", file=sys.stderr)
     paths = write_all(res, out)
+    paths += _ledger(paths, res.missing)
     print(render_markdown(res))
     print("wrote: " + ", ".join(str(p) for p in paths))
     return 0

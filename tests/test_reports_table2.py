@@ -285,9 +285,9 @@ def test_store_and_cli(tmp_path):
     r = _cli(["table2", "--tracking-uri", uri, "--scale", "mini", "--out", str(tmp_path / "out")], tmp_path)
     assert r.returncode == 0, r.stderr
     assert f"CoOp + LLM ({MODEL}) †1" in r.stdout and "INCOMPLETE" not in r.stdout
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
-        "table2.csv", "table2.md", "table2.tex", "table2_cells.csv", "table2_majority.csv",
-        "table2_significance.csv"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [  # the ledger follows a complete table
+        "claims.csv", "claims.md", "table2.csv", "table2.md", "table2.tex", "table2_cells.csv",
+        "table2_majority.csv", "table2_significance.csv"]
     # the same table from the store as from the frame it was written from
     assert (tmp_path / "out" / "table2.csv").read_text() == csv_text(build_table2(runs_frame()))
 
