@@ -402,7 +402,8 @@ def test_cli_table3(tmp_path, store_uri):
 
 
 def test_no_torch_import():
-    code = ("import reports, reports.table3, reports.runs, reports.stats, reports.ablations, sys; "
+    code = ("import reports, reports.table3, reports.runs, reports.stats, reports.ablations, reports.table2, "
+            "reports.claims, reports.health, reports.fixture, reports.verdict, reports.__main__, sys; "
             "assert 'torch' not in sys.modules, 'torch imported'")
     r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
