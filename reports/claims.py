@@ -83,7 +83,7 @@ class _TableOutputs:
         from .health import read_health_csv
 
         self.significance = pd.read_csv(d / f"{table}_significance.csv", keep_default_na=False,
-                                        na_values=[""], float_precision="round_trip")
+                                        na_values=[""])
         self.significance["verdict"] = self.significance["verdict"].astype(str)
         summary = pd.read_csv(d / f"{table}.csv", keep_default_na=False, na_values=[""])
         summary = summary[summary["source"] != "paper"]

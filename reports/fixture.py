@@ -31,10 +31,13 @@ def fixture_tables(d=DEFAULT_DIR) -> list:
 
 def load_cells(table: str, d=DEFAULT_DIR) -> pd.DataFrame:
     d = Path(d)
-    cells = pd.read_csv(d / f"{table}_cells.csv", float_precision="round_trip", keep_default_na=False)
+    # values parsed by Python's float(): exact round trip of the repr the writers use
+    cells = pd.read_csv(d / f"{table}_cells.csv", keep_default_na=False, dtype={"test_accuracy": str})
+    cells["test_accuracy"] = cells["test_accuracy"].map(float)
     maj = d / f"{table}_majority.csv"
     if maj.is_file():
-        m = pd.read_csv(maj, float_precision="round_trip")
+        m = pd.read_csv(maj, dtype={MAJORITY_METRIC: str})
+        m[MAJORITY_METRIC] = m[MAJORITY_METRIC].map(float)
         cells = cells.merge(m, on="dataset", how="left")
     return cells
 
