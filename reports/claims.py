@@ -173,21 +173,22 @@ def summary_text(rows) -> str:
 def ledger_csv_text(rows) -> str:
     head = ["id", "table", "claim", "first", "second", "paper_evidence", "paper_effect", "mini_effect",
             "ci_low", "ci_high", "verdict", "n_pairs", "wins", "ties", "losses", "mde", "floor",
-            "pairs_needed_for_paper_effect", "seeds_needed_for_paper_effect", "mechanism_health"]
+            "pairs_needed_for_paper_effect", "seeds_needed_for_paper_effect", "mechanism_health",
+            "both_rows_below_majority"]
     out = []
     for row in rows:
         c, r, fig = row["claim"], row["result"], row["figure"]
         base = [c.id, c.table, c.text, c.first, c.second, c.evidence, fmt_num(c.paper_effect)]
         if fig is not None:
             out.append(base + [fmt_num(fig["mean_diff"]), "", "", fig["verdict"], fig["n"], "", "", "", "",
-                               "", "", "", fig["detail"] + "; " + fig["p"]])
+                               "", "", "", fig["detail"] + "; " + fig["p"], ""])
         elif r is None:
-            out.append(base + ["", "", "", _verdict_of(row)] + [""] * 9 + [row["health"]])
+            out.append(base + ["", "", "", _verdict_of(row)] + [""] * 9 + [row["health"], ""])
         else:
             out.append(base + [fmt_num(r["mean_diff"]), fmt_num(r["ci_low"]), fmt_num(r["ci_high"]), r["verdict"],
                                r["n_pairs"], r["wins"], r["ties"], r["losses"], fmt_num(r["mde"]),
                                int(r["floor"]), fmt_num(row["needed_pairs"], "{:.0f}"),
-                               fmt_num(row["needed_seeds"], "{:.0f}"), row["health"]])
+                               fmt_num(row["needed_seeds"], "{:.0f}"), row["health"], int(row["below"])])
     return csv_text(head, out)
 
 
