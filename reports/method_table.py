@@ -8,18 +8,16 @@ the per-seed shot-averaged accuracy (``reports.spread``).  One row is the
 paired over (dataset, shots, seed).  A spec may instead list explicit
 ``pairs`` ((row, baseline), ...), e.g. Table 8's "combined vs gradient at
 each prompt length": then exactly those comparisons are made (row −
-baseline), Holm-adjusted over the pairs.  Markdown/LaTeX rendering lives in
-``reports.render``.
+baseline), Holm-adjusted over the pairs.  Every comparison also gets its
+verdict (``reports.verdict``); the layout is ``reports.method_layout`` (the
+table model of ``reports.model``), rendered by ``reports.render``.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -28,7 +26,7 @@ from scipy import stats as _st
 from . import coverage, render, spread, stats, verdict
 from .claim_list import claims_of
 from .method_layout import below_majority_text, document
-from .model import AVG, DAGGER, DDAGGER, csv_text as _csv_text, fmt_num as _f, fmt_p
+from .model import AVG, DAGGER, DDAGGER, csv_text as _csv_text, fmt_num as _f, fmt_p  # noqa: F401 (re-exported)
 from .paper_numbers import PAPER
 
 __all__ = [
