@@ -75,6 +75,7 @@ class Combined(Method):
 
     def run(self, ctx: RunContext) -> MethodResult:
         from .llm import parse_templates  # the LLM layer is only needed here
+        from .round_health import log_round_health
 
         s, problem, log = self.settings, ctx.problem, ctx.log
         gd = GradientDescent(problem, ctx.gradient, ctx.budget.total_steps, ctx.generator)
@@ -109,6 +110,7 @@ class Combined(Method):
                     entry["restart_from"] = scored[order[0]].text
             log.metric("round_best_trajectory_loss", top[0].loss, gd.step)
             log.record("rounds", entry)
+        log_round_health(log, log.records.get("rounds", []))
         gd.run(ctx.budget.final_steps, on_step)
         log.counters.setdefault("llm_fallbacks", 0)
         return gd.result()

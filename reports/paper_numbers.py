@@ -347,3 +347,22 @@ def paper_average(name: str, key: str) -> float:
     t = PAPER[name]
     vals = [t["rows"][key][d] for d in t["datasets"]]
     return sum(vals) / len(vals)
+
+
+# Table 2: the published column each of ours corresponds to (at paper scale the spec runs
+# CoOp on RN50 with GPT-3.5 / GPT-4 / Llama-2 and TCP on ViT-B/16 with GPT-3.5).
+TABLE2_PAPER_COLUMN = {
+    "coop": "coop_rn50",
+    "coop_llm": "combined_coop_rn50_gpt35",
+    "coop_llm_gpt4": "combined_coop_rn50_gpt4",
+    "coop_llm_llama2": "combined_coop_rn50_llama2",
+    "tcp": "tcp_vitb16",
+    "tcp_llm": "combined_tcp_vitb16_gpt35",
+}
+
+
+def table2_paper_difference(row: str, base: str) -> float:
+    """The paper's "+ LLM" − base difference of its Avg. rows, averaged over its datasets."""
+    rows, datasets = PAPER["table2"]["rows"], PAPER["table2"]["datasets"]
+    a, b = rows[TABLE2_PAPER_COLUMN[row]], rows[TABLE2_PAPER_COLUMN[base]]
+    return float(sum(a[d] - b[d] for d in datasets) / len(datasets))
