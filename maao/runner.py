@@ -182,7 +182,7 @@ def execute(config: RunConfig, tracker: Tracker, store=None, data_dir=None, cach
 
         if store is None:
             raise ValueError(f"method {config.method!r} needs an LLM response store")
-        llm = LLMClient(LLMSettings(**config.llm), store)
+        llm = LLMClient(LLMSettings(**config.llm), store, run_seed=config.seed)
         # A finished run stands for this one only if its replies are the store's;
         # live and refresh modes ask the endpoint again, so they reuse none.
         replays = store.mode in ("replay", "record-missing")

@@ -173,6 +173,7 @@ def _scale(where: str, body: dict, methods: set) -> None:
         if body.get(key) is not None:
             _int(f"{where}.{key}", body[key], 0 if key == "data_seed" else 1)
     _settings(f"{where}.llm", body.get("llm"), LLMSettings)
+    _llm_values(f"{where}.llm", body.get("llm"), LLMSettings)
     for key in ("problem", "gradient", "budget", "backbone_options"):
         if body.get(key) is not None:
             _mapping(f"{where}.{key}", body[key])
@@ -185,6 +186,16 @@ def _scale(where: str, body: dict, methods: set) -> None:
             _keys(f"{where}.learners.{kind}", block, LEARNER_SCALE_KEYS)
     if "responses" in body and not isinstance(body["responses"], str):
         raise SpecError(f"{where}.responses: expected a path, got {body['responses']!r}")
+
+
+def _llm_values(where: str, block, cls) -> None:
+    """The values an LLMSettings refuses (e.g. rollout 'per-seed-call' with a
+    fixed provider seed), as one line naming the spec field."""
+    if block:
+        try:
+            cls(**block)
+        except (TypeError, ValueError) as err:
+            raise SpecError(f"{where}: {err}".replace(": llm.", ".", 1)) from None
 
 
 def _method_table(where: str, table, methods: set) -> None:
