@@ -51,11 +51,14 @@ COLUMNS = (
     ("coop_llm_llama2", "CoOp", "coop"),
     ("tcp", "TCP", None),
     ("tcp_llm", "TCP", "tcp"),
+    ("tcp_rn50", "TCP (RN50)", None),           # paper scale only: TCP on RN50 beside ViT-B/16
+    ("tcp_llm_rn50", "TCP (RN50)", "tcp_rn50"),
 )
 BASE_OF = {m: b for m, _, b in COLUMNS if b}
 
 # The published column each of ours corresponds to: at paper scale the spec
-# runs CoOp on RN50 with GPT-3.5 / GPT-4 / Llama-2 and TCP on ViT-B/16 with GPT-3.5.
+# runs CoOp on RN50 with GPT-3.5 / GPT-4 / Llama-2 and TCP on ViT-B/16 and on
+# RN50 with GPT-3.5.
 PAPER_COLUMN = {
     "coop": "coop_rn50",
     "coop_llm": "combined_coop_rn50_gpt35",
@@ -63,6 +66,8 @@ PAPER_COLUMN = {
     "coop_llm_llama2": "combined_coop_rn50_llama2",
     "tcp": "tcp_vitb16",
     "tcp_llm": "combined_tcp_vitb16_gpt35",
+    "tcp_rn50": "tcp_rn50",
+    "tcp_llm_rn50": "combined_tcp_rn50_gpt35",
 }
 
 
