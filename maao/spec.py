@@ -79,14 +79,17 @@ def _row(entry, path) -> dict:
     budget, problem, learner} (e.g. the combined method without OT, or with
     cosine projection: `problem` updates the scale's ProblemSettings; or on
     TCP: `learner: {kind: tcp}`; or with another optimizer LLM: `llm` updates
-    the scale's LLM settings, e.g. {model: gpt-4-1106-preview})."""
+    the scale's LLM settings, e.g. {model: gpt-4-1106-preview}; `backbone`,
+    `backbone_options`, `recipe` win over the scale's and its learner block's,
+    e.g. TCP on RN50 where the scale runs TCP on ViT-B/16)."""
     if isinstance(entry, str):
         return {"name": entry, "method": entry, "settings": None, "budget": {}, "problem": {},
                 "learner": {}, "llm": {}}
-    unknown = set(entry) - {"name", "method", "settings", "budget", "problem", "learner", "llm"}
+    optional = ("settings", "budget", "problem", "learner", "llm", "backbone", "backbone_options", "recipe")
+    unknown = set(entry) - {"name", "method", *optional}
     if "name" not in entry or "method" not in entry or unknown:
         raise SpecError(f"{path}: a methods entry needs 'name' and 'method' (and optionally "
-                        f"'settings', 'budget', 'problem', 'learner', 'llm'); got {entry}")
+                        f"{', '.join(repr(k) for k in optional)}); got {entry}")
     return {"settings": None, "budget": {}, "problem": {}, "learner": {}, "llm": {}, **entry}
 
 
@@ -168,10 +171,12 @@ def expand(spec: Spec, scale: str, datasets=None, shots=None, seeds=None, method
         method = row["method"]
         learner = dict(row["learner"] or {})
         learner_settings_or_error(learner, f"{where}: method {name!r} learner")
-        # The scale's block for this learner kind may change backbone and recipe.
+        # The scale's block for this learner kind may change backbone and recipe,
+        # and the row its own.
         on = {"backbone": body["backbone"], "backbone_options": body.get("backbone_options"),
               "recipe": body["recipe"],
-              **((body.get("learners") or {}).get(learner.get("kind", "coop")) or {})}
+              **((body.get("learners") or {}).get(learner.get("kind", "coop")) or {}),
+              **{k: row[k] for k in ("backbone", "backbone_options", "recipe") if k in row}}
         for key, known in (("backbone", BACKBONES), ("recipe", RECIPES)):
             if on[key] not in known:
                 raise SpecError(f"{where}.learners: unknown {key} {on[key]!r}; known: {sorted(known)}")

@@ -18,10 +18,11 @@ SCALE_KEYS = ("backbone", "backbone_options", "recipe", "datasets", "shots", "se
               "problem", "gradient", "budget", "responses", "data_seed", "eval_every", "methods",
               "method_settings", "learners")
 REQUIRED_SCALE = ("backbone", "recipe", "datasets", "shots", "seeds")
-ROW_KEYS = ("name", "method", "settings", "budget", "problem", "learner", "llm")
 # What a scale's `learners.<kind>` block may change for rows of that learner
-# (TCP runs on ViT-B/16 with its own recipe where CoOp runs on RN50).
+# (TCP runs on ViT-B/16 with its own recipe where CoOp runs on RN50), and a
+# row may change for itself (Table 2's TCP rows on RN50 beside ViT-B/16).
 LEARNER_SCALE_KEYS = ("backbone", "backbone_options", "recipe")
+ROW_KEYS = ("name", "method", "settings", "budget", "problem", "learner", "llm") + LEARNER_SCALE_KEYS
 BUDGET_OVERRIDES = ("rounds", "steps_per_round", "final_steps", "keep_total")
 BUILTIN_METHODS = ("combined",)     # maao.methods._builtin; the rest are entry points
 
@@ -139,6 +140,11 @@ def _row(where: str, entry, methods: set) -> str:
         from .llm.settings import LLMSettings
 
         _settings(f"{where}.llm", entry["llm"], LLMSettings)
+    for key in ("backbone", "recipe"):
+        if key in entry and not isinstance(entry[key], str):
+            raise SpecError(f"{where}.{key}: expected a name, got {entry[key]!r}")
+    if entry.get("backbone_options") is not None:
+        _mapping(f"{where}.backbone_options", entry["backbone_options"])
     budget = entry.get("budget") or {}
     _keys(f"{where}.budget", budget, BUDGET_OVERRIDES)
     for k, v in budget.items():

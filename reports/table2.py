@@ -56,6 +56,8 @@ COLUMNS = (
     ("coop_llm_llama2", "CoOp", "coop"),
     ("tcp", "TCP", None),
     ("tcp_llm", "TCP", "tcp"),
+    ("tcp_rn50", "TCP (RN50)", None),           # paper scale only: TCP on RN50 beside ViT-B/16
+    ("tcp_llm_rn50", "TCP (RN50)", "tcp_rn50"),
 )
 BASE_OF = {m: b for m, _, b in COLUMNS if b}
 

@@ -35,8 +35,16 @@ class TCPSettings:
     # On a restart (an LLM proposal or a multi-start restart) the context is
     # replaced; the meta-net is kept (False) or re-drawn from its init (True).
     reset_meta_net_on_restart: bool = False
+    # Per-dataset text: "reference" = TCP's CUSTOM_TEMPLATES_ori (hand-crafted
+    # prompt) and CUSTOM_TEMPLATES (text after the context) where the reference
+    # has the dataset (maao.learners.tcp_templates), else the dataset's own
+    # template; "dataset" = the dataset's own (CoOp's zero-shot) template for
+    # both, the rule before issue 19 (docs/decisions.md #55).
+    templates: str = "reference"
 
     def __post_init__(self):
+        if self.templates not in ("reference", "dataset"):
+            raise ValueError(f"templates must be 'reference' or 'dataset', got {self.templates!r}")
         if self.inject_layer is not None and self.inject_layer < 0:
             raise ValueError(f"inject_layer must be >= 0, got {self.inject_layer}")
         if not 0.0 <= self.inject_weight <= 1.0:
