@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from .contract import MethodResult
-from .datasets.lm_tasks import MULTIPLE_CHOICE, LMDataset, LMSplit
+from .datasets.lm_tasks import MULTIPLE_CHOICE, LMDataset, LMSplit, premise_text
 from .learners.lm import LMBatch, LMPromptLearner
 from .learners.settings import learner_settings
 from .problem import ProblemSettings, PromptProblem
@@ -53,7 +53,8 @@ class LMPromptProblem(PromptProblem):
         """Per example, the (ids, types) of each of its sequences."""
         encode = self.backbone.encode_pair
         if self.multiple_choice:
-            return [[encode(ex["premise"], c) if ex["premise"] else encode(c) for c in ex["choices"]]
+            keep = self.lm_settings.premise_period
+            return [[encode(premise_text(ex, keep), c) if ex["premise"] else encode(c) for c in ex["choices"]]
                     for ex in split.examples]
         return [[encode(ex["text_a"], ex.get("text_b", ""))] for ex in split.examples]
 
@@ -65,6 +66,20 @@ class LMPromptProblem(PromptProblem):
             part = getattr(self.dataset, name)
             self._splits[name] = (self._encode(part), torch.tensor(part.labels))
         return self._splits[name]
+
+    # -- text -> prompt ---------------------------------------------------------
+    def context_ids(self, text: str) -> list[int]:
+        """Token ids of `text` as n_ctx prompt positions. text_special_tokens
+        (the reference's prompt_token_embedding): tokenizer(text) with its
+        special tokens, re-tokenised with " a" x 10 appended when shorter than
+        n_ctx, the first n_ctx kept; else PromptProblem's rule (own tokens)."""
+        if not self.lm_settings.text_special_tokens:
+            return super().context_ids(text)
+        n, tokenize = self.n_ctx, self.backbone.tokenize_with_special_tokens
+        ids = tokenize(text)
+        if len(ids) < n:
+            ids = tokenize(text + f" {self.settings.pad_word}" * 10)
+        return ids[:n]
 
     def _batch(self, encoded: list, rows) -> LMBatch:
         return LMBatch.collate([encoded[r] for r in rows], self.backbone.tokenizer.pad_token_id)

@@ -90,6 +90,10 @@ class FrozenLMEncoder:
     def tokenize(self, text: str) -> list[int]:
         return self.tokenizer(text, add_special_tokens=False)["input_ids"]
 
+    def tokenize_with_special_tokens(self, text: str) -> list[int]:
+        """tokenizer(text) as the reference calls it: "<s> text </s>" / "[CLS] text [SEP]"."""
+        return self.tokenizer(text)["input_ids"]
+
     def decode(self, ids: Sequence[int]) -> str:
         text = self.tokenizer.decode(list(ids), skip_special_tokens=True,
                                      clean_up_tokenization_spaces=True)
