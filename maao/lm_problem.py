@@ -45,6 +45,7 @@ class LMPromptProblem(PromptProblem):
         self.train_y = torch.tensor(train_split.labels)
         self._splits = {"train": (self._encode(train_split), self.train_y)}
         self._init_vocabulary(backbone, settings)    # V and V^-1, as PromptProblem
+        self._eval_cache: dict[str, list[LMBatch]] = {}
         self._best = None               # best_dev: (dev accuracy, MethodResult)
         self._epoch_seen: set[int] = set()
 
@@ -94,15 +95,25 @@ class LMPromptProblem(PromptProblem):
     @torch.no_grad()
     def evaluate(self, ctxs: torch.Tensor, split: str = "train") -> tuple[torch.Tensor, torch.Tensor]:
         """Loss and accuracy (%) of prompts ctxs [P, n_ctx, d] with the current head."""
-        encoded, labels = self.split(split)
-        per_batch = max(1, self.lm_settings.eval_batch_size // len(encoded[0]))
+        _, labels = self.split(split)
+        batches = self._eval_batches(split)
         losses, accs = [], []
         for ctx in ctxs:
-            logits = torch.cat([self.learner.logits(ctx, self._batch(encoded, range(s, min(s + per_batch, len(encoded)))))
-                                for s in range(0, len(encoded), per_batch)]).cpu()
+            logits = torch.cat([self.learner.logits(ctx, batch) for batch in batches]).cpu()
             losses.append(F.cross_entropy(logits, labels).item())
             accs.append((logits.argmax(-1) == labels).float().mean().item() * 100.0)
         return torch.tensor(losses), torch.tensor(accs)
+
+    def _eval_batches(self, split: str) -> list[LMBatch]:
+        """The split's no-grad batches (eval_batch_size sequences each), collated
+        once: every prompt scored on a split (trajectory, proposals, the final
+        state) reuses them -- the same batches as collating each time."""
+        if split not in self._eval_cache:
+            encoded, _ = self.split(split)
+            per_batch = max(1, self.lm_settings.eval_batch_size // len(encoded[0]))
+            self._eval_cache[split] = [self._batch(encoded, range(s, min(s + per_batch, len(encoded))))
+                                       for s in range(0, len(encoded), per_batch)]
+        return self._eval_cache[split]
 
     @torch.no_grad()
     def evaluate_templates(self, templates: list[str], split: str = "train"):

@@ -92,3 +92,28 @@ def test_copa_keeps_the_premise_period_before_the_joiner(minilm_lm):
     assert texts[True] == ["[CLS] the man broke his toe. because [SEP] he dropped a hammer. [SEP]",
                            "[CLS] i tipped the bottle. so [SEP] it spilled. [SEP]"]
     assert texts[False][0] == "[CLS] the man broke his toe because [SEP] he dropped a hammer. [SEP]"
+
+
+def test_evaluation_batches_are_collated_once_with_the_same_numbers(minilm_lm):
+    """Speed without moving a number: the no-grad batches of a split are built
+    once and reused, and give exactly what collating them per prompt gave."""
+    import torch.nn.functional as F
+
+    from maao.learners.lm import LMBatch
+
+    data = dataset(MULTIPLE_CHOICE)
+    problem = LMPromptProblem(minilm_lm, data, data.train, ProblemSettings(n_ctx=8),
+                              learner={"kind": "lm", "eval_batch_size": 6})     # 3 items a batch
+    generator = torch.Generator().manual_seed(1)
+    problem.learner.reset_extras(generator)
+    ctxs = torch.stack([problem.init_random(generator) for _ in range(2)])
+    losses, accs = problem.evaluate(ctxs, "test")
+    assert problem._eval_batches("test") is problem._eval_batches("test")
+    encoded, labels = problem.split("test")
+    pad = minilm_lm.tokenizer.pad_token_id
+    for ctx, loss, acc in zip(ctxs, losses, accs):       # the collate-per-prompt path of before
+        with torch.no_grad():
+            logits = torch.cat([problem.learner.logits(ctx, LMBatch.collate(encoded[s:s + 3], pad))
+                                for s in range(0, len(encoded), 3)])
+        assert F.cross_entropy(logits, labels).item() == loss.item()
+        assert (logits.argmax(-1) == labels).float().mean().item() * 100.0 == acc.item()
