@@ -83,15 +83,17 @@ def test_copa_keeps_the_premise_period_before_the_joiner(minilm_lm):
     split = LMSplit(tuple(rows), tuple(r["label"] for r in rows), tuple(r["id"] for r in rows))
     data = LMDataset("copa_sample", MULTIPLE_CHOICE, ("choice 1", "choice 2"), "t", "t", split, split, split,
                      scale="paper")
-    texts = {}
+    first = {}
     for keep in (True, False):
         problem = LMPromptProblem(minilm_lm, data, split, ProblemSettings(n_ctx=8),
                                   learner={"kind": "lm", "premise_period": keep})
         encoded, _ = problem.split("train")
-        texts[keep] = [minilm_lm.tokenizer.decode(encoded[n][0][0]) for n in range(2)]
-    assert texts[True] == ["[CLS] the man broke his toe. because [SEP] he dropped a hammer. [SEP]",
-                           "[CLS] i tipped the bottle. so [SEP] it spilled. [SEP]"]
-    assert texts[False][0] == "[CLS] the man broke his toe because [SEP] he dropped a hammer. [SEP]"
+        first[keep] = [encoded[n][0][0] for n in range(2)]       # ids of each item's first choice
+    pair = minilm_lm.encode_pair
+    assert first[True] == [pair("The man broke his toe. because", "He dropped a hammer.")[0],
+                           pair("I tipped the bottle. so", "It spilled.")[0]]
+    assert first[False][0] == pair("The man broke his toe because", "He dropped a hammer.")[0]
+    assert first[True][0] != first[False][0]
 
 
 def test_evaluation_batches_are_collated_once_with_the_same_numbers(minilm_lm):
