@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from maao.datasets.lm_candidates import CANDIDATES, candidate_dataset, majority
@@ -43,11 +44,11 @@ def pt_val_accuracy(dataset: LMDataset, family: str, seed: int, backbone: str, s
     registry.DATASETS[dataset.name] = lambda root, d=dataset: d
     RECIPES["pt-mini"].by_dataset[dataset.name] = _prompt_tuning(*PT_REFERENCE[family],
                                                                  max_steps=PT_MINI_MAX_STEPS)
-    (config,) = expand(load_spec("table1-next"), "mini", [dataset.name], [shots], [seed],
+    # The spec's PT row as for a registered LM task, then this candidate in its place
+    # (the spec check knows only registered tasks).
+    (config,) = expand(load_spec("table1-next"), "mini", ["winowhy"], [shots], [seed],
                        methods=["gradient"], strict=False)
-    if backbone:
-        from dataclasses import replace
-        config = replace(config, backbone=backbone)
+    config = replace(config, dataset=dataset.name, backbone=backbone or config.backbone)
     method = get_method(config.method).from_dict(config.method_settings)
     problem = build_problem(config)
     config = resolve(config, problem)
