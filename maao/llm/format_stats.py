@@ -11,8 +11,9 @@ Metrics (all per run):
 - llm_replies_fallback: replies that gave none (the round fell back);
 - llm_dropped_lines, llm_dropped_<reason>: lines the parser dropped, in all
   and by reason ("too long (11 words > 9)" counts as `too_long`);
-- llm_echoes: proposals equal (case, spacing and class-slot spelling aside)
-  to a template the instruction showed (trajectory or manual prompt);
+- llm_echoes: proposals equal (case, spacing, class-slot spelling and end
+  punctuation aside) to a template the instruction showed (trajectory or
+  manual prompt);
 - llm_proposals_distinct_mean: distinct proposals per round, mean over rounds.
 """
 from __future__ import annotations
@@ -38,6 +39,11 @@ def reason_key(reason: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", head.casefold()).strip("_") or "other"
 
 
+def _same(template: str) -> str:
+    """A template as echoes are compared: the parser's duplicate key, less end punctuation."""
+    return _dedup_key(template).rstrip(" .!")
+
+
 def _instruction_of(round_entry: dict, call: dict | None, by_key: dict) -> list:
     if call is None or call.get("key") != round_entry.get("key"):
         call = by_key.get(round_entry.get("key"))
@@ -57,9 +63,9 @@ def format_stats(rounds: list, transcript: list) -> dict[str, float]:
         proposals = [p["text"] if isinstance(p, dict) else str(p) for p in entry.get("proposals") or ()]
         parsed += bool(proposals)
         dropped.update(reason_key(d.get("reason", "")) for d in entry.get("dropped") or ())
-        shown = {_dedup_key(t) for t in shown_templates(_instruction_of(entry, call, by_key))}
+        shown = {_same(t) for t in shown_templates(_instruction_of(entry, call, by_key))}
+        echoes += sum(_same(p) in shown for p in proposals)
         keys = {_dedup_key(p) for p in proposals}
-        echoes += sum(_dedup_key(p) in shown for p in proposals)
         distinct.append(len(keys))
     out = {f"{PREFIX}replies": float(len(rounds)), f"{PREFIX}replies_parsed": float(parsed),
            f"{PREFIX}replies_fallback": float(len(rounds) - parsed),
