@@ -91,6 +91,7 @@ class Combined(Method):
     def run(self, ctx: RunContext) -> MethodResult:
         from .llm import parse_templates  # the LLM layer is only needed here
         from .round_health import log_round_health
+        from .llm.format_stats import format_stats
 
         s, problem, log = self.settings, ctx.problem, ctx.log
         gd = GradientDescent(problem, ctx.gradient, ctx.budget.total_steps, ctx.generator)
@@ -132,4 +133,5 @@ class Combined(Method):
         log_round_health(log, log.records.get("rounds", []))
         gd.run(ctx.budget.final_steps, on_step)
         log.counters.setdefault("llm_fallbacks", 0)
+        log.counters.update(format_stats(log.records.get("rounds", []), ctx.llm.transcript))
         return gd.result()

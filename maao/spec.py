@@ -44,6 +44,12 @@ class Spec:
         spec's."""
         return self.scale(scale).get("methods") or self.methods
 
+    def awaiting_recording(self, scale: str) -> set:
+        """Rows of the scale whose LLM replies are not recorded yet (the scale's
+        `awaiting_recording`): the golden replay and the reports' coverage leave
+        them out; a sweep in a recording mode runs them like any row."""
+        return set(self.scale(scale).get("awaiting_recording") or ())
+
     def responses_path(self, scale: str) -> Path:
         rel = self.scale(scale).get("responses", f"../responses/{self.table}-{scale}.jsonl")
         return (self.path.parent / rel).resolve()

