@@ -47,7 +47,8 @@ def main(argv=None) -> int:
 def attach_to_sweep(args, out: str, since: float) -> str | None:
     """Log the files the report step wrote (table .md/.csv/.tex, cells and
     significance CSVs; Figure 2's CSV and pictures) to the sweep's parent run,
-    under tables/, and make the table its description. Returns the run id."""
+    under tables/, and make the table its description; then the table's
+    numbers as runs and saved views (maao.table_views). Returns the run id."""
     from maao.tracking import Tracker
 
     reports = Path(__file__).resolve().parent.parent / "reports"
@@ -62,6 +63,14 @@ def attach_to_sweep(args, out: str, since: float) -> str | None:
     table_md = next((p for p in files if p.name == f"{args.table}.md"), None)
     note = table_md.read_text()[:NOTE_MAX] if table_md else None
     tracker.attach(parent, files, "tables", note=note)
+    table_csv = next((p for p in files if p.name == f"{args.table}.csv"), None)
+    if table_csv is not None:
+        # The table's numbers in the UI: row summaries, the parent's metrics, saved views.
+        from maao.table_views import log_table
+
+        cells = next((p for p in files if p.name == f"{args.table}_cells.csv"), None)
+        log_table(tracker.client, tracker.experiment_id(f"maao-{args.table}-{args.scale}"), parent,
+                  args.table, args.scale, table_csv, cells)
     return parent
 
 
