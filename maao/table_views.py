@@ -13,7 +13,9 @@ parent run, from the report's own files (`<table>.csv`, `<table>_cells.csv`):
   and `mlflow.runColor` (one colour per method), params `Method`, `Seed`,
   `Shots` and metric `Test accuracy` (MLflow's compare page plots the first
   three differing params, sorted, against the first shared metric: capitals
-  sort first). Tags, params and metrics only: hashes, status and provenance,
+  sort first); LLM runs logged before runs counted tokens get
+  `llm_prompt_tokens`, `llm_completion_tokens` (and `llm_cost_usd`) from their
+  transcript, and the parent the sums over the table's cells. Tags, params and metrics only: hashes, status and provenance,
   which decide reuse, stay as they are;
 - saved views of the experiment (tags `mlflow.sharedViewState.<key>`, opened
   with `?viewStateShareKey=<key>`): the rows, the cells of each dataset
@@ -126,7 +128,7 @@ def log_table(client, experiment_id: str, parent_id: str, table: str, scale: str
                          tags=[RunTag(k, str(v)) for k, v in sorted(tags.items())])
         client.set_terminated(run_id, "FINISHED")
 
-    cells = 0
+    cells, spent = 0, {}
     if cells_csv is not None and Path(cells_csv).is_file():
         runs = client.search_runs([experiment_id], f"{CELL_FILTER} AND tags.table = '{table}' AND "
                                                    f"attributes.status = 'FINISHED'", max_results=50000)
@@ -147,13 +149,40 @@ def log_table(client, experiment_id: str, parent_id: str, table: str, scale: str
             tags = {ORDER_TAG: order_key(i, datasets, cell), RUN_COLOR: colour(i)}
             params = {"Method": cell["method"], "Seed": str(cell["seed"]), "Shots": str(cell["shots"])}
             have = run.data.params
+            usage = {} if "llm_prompt_tokens" in run.data.metrics else _usage_of(client, run)
+            for k, v in {**usage, **{k: run.data.metrics[k] for k in USAGE if k in run.data.metrics}}.items():
+                spent[k] = spent.get(k, 0.0) + v
             client.log_batch(run.info.run_id,
-                             metrics=[Metric(COMPARE_METRIC, run.data.metrics["test_accuracy"], now, 0)],
+                             metrics=[Metric(COMPARE_METRIC, run.data.metrics["test_accuracy"], now, 0)]
+                             + [Metric(k, v, now, 0) for k, v in sorted(usage.items())],
                              params=[Param(k, v) for k, v in params.items() if k not in have],
                              tags=[RunTag(k, v) for k, v in tags.items()])
             cells += 1
+    if spent:   # the table's LLM cost: its cell runs' tokens (and USD where priced), summed
+        client.log_batch(parent_id, metrics=[Metric(k, v, now, 0) for k, v in sorted(spent.items())])
     write_views(client, experiment_id, datasets)
     return {"rows": len(rows), "cells": cells}
+
+
+USAGE = ("llm_prompt_tokens", "llm_completion_tokens", "llm_cost_usd", "llm_calls_without_usage")
+
+
+def _usage_of(client, run) -> dict:
+    """Token metrics of an LLM run logged before runs counted them, from its
+    transcript artifact; {} for a run without an LLM."""
+    import tempfile
+
+    from .llm.prices import usage_metrics
+
+    if not run.data.metrics.get("llm_calls"):
+        return {}
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            path = client.download_artifacts(run.info.run_id, "llm_transcript.json", tmp)
+        except Exception:  # noqa: BLE001 - no transcript: no token counts, not a failed view
+            return {}
+        transcript = json.loads(Path(path).read_text())
+    return usage_metrics(transcript, run.data.tags.get("llm_model"))
 
 
 def row_note(table: str, scale: str, label: str, entries: dict, datasets: list[str]) -> str:

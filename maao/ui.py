@@ -151,7 +151,7 @@ def links(base: str, uri: str, exp, pick) -> str:
                     out.append(page_warning(f"the view {key}", n).rstrip("\n"))
         out.append(f"  every cell run in table order ({len(cells)} runs): {view_url(base, eid, 'cells')}")
     else:
-        out += [f"  {exp.name} runs, best first ({len(cells)} runs):  {runs_url(base, eid)}",
+        out += [f"  {exp.name} runs ({len(cells)}), best first:  {runs_url(base, eid)}",
                 f"  the same runs as charts:  {runs_url(base, eid, view='CHART')}",
                 "    (no saved views: `python -m benchmarks.table` writes them"
                 + ("" if saved_views_supported() else "; this MLflow's UI does not read them") + ")"]
