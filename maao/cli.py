@@ -100,6 +100,9 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--datasets", nargs="+", help=f"datasets (default: the spec's): {names['dataset']}")
     sweep.add_argument("--shots", nargs="+", type=int)
     sweep.add_argument("--seeds", nargs="+", type=int)
+    sweep.add_argument("--dry-run", action="store_true",
+                       help="print the runs to train, LLM calls, missing records, estimated time and API cost; "
+                            "run nothing (maao/plan.py)")
     _common(sweep)
     _executor_options(sweep)
 
@@ -177,6 +180,13 @@ def cmd_runs(args, spec=None) -> int:
     from .run_views import experiment_note
 
     spec, configs = _configs(args, spec)
+    if getattr(args, "dry_run", False):
+        from .plan import plan_text
+        from .tracking import tracking_uri
+
+        print(plan_text(spec, configs, tracking_uri(args.tracking_uri), _responses_path(spec, args),
+                        args.llm_mode, args.force))
+        return 0
     env_uri = os.environ.get("MLFLOW_TRACKING_URI")  # read before MLflow sets it (mlflow.set_tracking_uri)
     tracker = Tracker(args.tracking_uri)
     store = _store(_responses_path(spec, args), args.llm_mode)
