@@ -1,12 +1,13 @@
 """Regenerate one of the paper's tables: train what MLflow lacks, then report.
 
-    python -m benchmarks.table table3 [--scale mini] [--datasets ...] [--seeds ...]
+    python -m benchmarks.table table3 [--scale mini] [--datasets ...] [--seeds ...] [--dry-run]
 
 Every LLM call is replayed from benchmarks/responses/ (mode replay) unless
 --llm-mode says otherwise; runs already finished in MLflow are skipped.
 A subset (--methods/--datasets/--shots/--seeds) writes its tables to
 reports/out/ unless --out says where: it never replaces the committed
-reports/<table>.* files.
+reports/<table>.* files. --dry-run prints what the sweep would do (runs to
+train, LLM calls, missing records, estimated time and API cost) and stops.
 """
 from __future__ import annotations
 
@@ -38,6 +39,8 @@ def main(argv=None) -> int:
         if code:
             print(f"{args.table}: step failed ({' '.join(cmd[2:4])}, exit {code})", file=sys.stderr)
             return code
+    if "--dry-run" in sweep_args:
+        return 0            # the sweep printed its plan; no report of a store that did not change
     attached = attach_to_sweep(args, out, wall_start)
     print(f"{args.table} ({args.scale}): done in {time.perf_counter() - started:.0f}s; "
           f"tables in {out}/" + (f"; also on the sweep's parent run {attached} in MLflow" if attached else ""))
@@ -83,7 +86,8 @@ def plan(args, sweep_args: list[str]) -> tuple[list[list[str]], str]:
     # Without a subset and without --out, the reports CLI picks reports/ itself,
     # or reports/out/ when the store lacks cells of the spec.
     report += ["--out", out] if (args.out or subset) else []
-    return [[sys.executable, "-m", "maao.cli", "sweep", args.table, *common, *sweep_args], report], out
+    sweep = [sys.executable, "-m", "maao.cli", "sweep", args.table, *common, *sweep_args]
+    return ([sweep] if "--dry-run" in sweep_args else [sweep, report]), out
 
 
 if __name__ == "__main__":
