@@ -76,9 +76,16 @@ def _names() -> dict[str, str]:
             "spec": ", ".join(sorted(p.stem for p in SPEC_DIR.glob("*.yaml")))}
 
 
+class _OneLineErrors(argparse.ArgumentParser):
+    """A bad argument (`--seeds abc`) is one line and exit 2, not the usage text."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (--help lists the options)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="maao", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = _OneLineErrors(prog="maao", description=__doc__,
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
 
     names = _names()

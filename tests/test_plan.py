@@ -81,3 +81,11 @@ def test_dry_run_on_no_store_creates_none(tmp_path, capsys):
     assert "36 in the selection, 0 finished in the store (by cell tags), 36 to train (18 with an LLM)" in out
     assert "without a finished run to go by: unknown" in out
     assert not db.exists()
+
+
+def test_a_bad_argument_is_one_line(capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(["sweep", "table3", "--seeds", "abc"])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "--seeds" in err and "invalid int value" in err, err
