@@ -253,7 +253,7 @@ def main(argv: list[str] | None = None) -> int:
               "  Two clicks MLflow remembers (once per browser): \"Model training\" in the side bar's "
               "switch, and the x of the Assistant panel.\n"
               "  Ctrl-C stops the server.", flush=True)
-        return proc.wait()
+        return _serve(proc)
     except KeyboardInterrupt:
         return 0
     except RuntimeError as err:
@@ -261,6 +261,19 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     finally:
         stop(proc)
+
+
+def _serve(proc: subprocess.Popen) -> int:
+    """Wait for the server; return when it exits or when the process that
+    started `maao ui` is gone (SIGTERM to `tox -e ui` ends tox, not its children)."""
+    parent = os.getppid()
+    while True:
+        try:
+            return proc.wait(timeout=1)
+        except subprocess.TimeoutExpired:
+            if os.getppid() != parent:
+                print("maao ui: the process that started me ended; stopping the server", file=sys.stderr)
+                return 0
 
 
 def _interrupt(signum, frame):
