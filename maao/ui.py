@@ -108,8 +108,8 @@ def page_warning(what: str, count: int) -> str:
     if count <= PAGE:
         return ""
     return (f"    warning: {count} runs match {what}; MLflow's runs view loads {PAGE} at a time (press "
-            f"\"Load more\" at the bottom), and its charts and group averages cover only the loaded runs: "
-            "the table's numbers are the row runs'\n")
+            f"\"Load more\" at the bottom), and its charts and group averages cover only the loaded runs "
+            "(the table's numbers: the rows link, or reports/)\n")
 
 
 def compare_pick(uri: str, experiment_id: str, args) -> tuple | None:

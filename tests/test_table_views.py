@@ -58,7 +58,7 @@ def test_saved_view_format_is_the_one_the_installed_mlflow_ui_reads():
     # envelope: {name: str, createdAt: number, state: str}
     assert 'typeof i.name||"number"!==typeof i.createdAt||"string"!==typeof i.state' in bundle
     facets = _string_list_with(bundle, "searchFilter")
-    ui_state = _string_list_with(bundle, "selectedColumns")
+    ui_state = _string_list_with(bundle, 'selectedColumns","columnOrder')
     assert {"orderByKey", "orderByAsc"} <= set(facets)
     state = views(["bbc_news", "intent_recognition"])["cells-bbc_news"][1]
     assert set(state) <= set(facets) | set(ui_state), set(state) - set(facets) - set(ui_state)
@@ -93,12 +93,16 @@ def _average_column() -> dict[str, float]:
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory):
+    return build_store(tmp_path_factory.mktemp("views"))
+
+
+def build_store(tmp: Path):
+    """The real store of the module (also for a manual look: python -c ... build_store(path))."""
     from mlflow.entities import Metric, RunTag
     from mlflow.tracking import MlflowClient
 
     from maao.tracking import Tracker
 
-    tmp = tmp_path_factory.mktemp("views")
     uri = f"sqlite:///{tmp / 'mlflow.db'}"
     tracker = Tracker(uri)
     eid = tracker.experiment_id("maao-table3-mini")
