@@ -211,11 +211,12 @@ def _browser():
 
 
 def _page_text(url: str) -> str:
-    """The page's DOM after it loaded, in headless Chromium with a fresh profile."""
+    """The page's DOM after it loaded, in headless Chromium with a fresh profile
+    (2400 px wide: the runs table draws only the columns in view)."""
     with tempfile.TemporaryDirectory() as profile:
         dom = subprocess.run([_browser(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                               f"--user-data-dir={profile}", "--virtual-time-budget=30000",
-                              "--window-size=1600,1200", "--dump-dom", url],
+                              "--window-size=2400,1200", "--dump-dom", url],
                              capture_output=True, text=True, timeout=240).stdout
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", dom))
 
@@ -265,6 +266,8 @@ def test_a_headless_browser_shows_the_table(store, served):
     assert "test_accuracy" in chart
     for label in published:
         assert f"{label} (table row)" in chart, label
+    bars = chart.split("test_accuracy", 1)[1].split("test_accuracy")[0]     # the first chart's text
+    assert set(published.values()) <= {round(float(x), 2) for x in re.findall(r"\b\d+\.\d+\b", bars)}
     # (c) the compare page: combined vs single-start, paired by seed
     (compare,) = re.findall(r"http://\S+#/compare-runs\?\S+", text)
     page = _page_text(compare)
