@@ -76,9 +76,16 @@ def _names() -> dict[str, str]:
             "spec": ", ".join(sorted(p.stem for p in SPEC_DIR.glob("*.yaml")))}
 
 
+class _OneLineErrors(argparse.ArgumentParser):
+    """A bad argument (`--seeds abc`) is one line and exit 2, not the usage text."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (--help lists the options)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="maao", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = _OneLineErrors(prog="maao", description=__doc__,
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
 
     names = _names()
@@ -100,6 +107,9 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--datasets", nargs="+", help=f"datasets (default: the spec's): {names['dataset']}")
     sweep.add_argument("--shots", nargs="+", type=int)
     sweep.add_argument("--seeds", nargs="+", type=int)
+    sweep.add_argument("--dry-run", action="store_true",
+                       help="print the runs to train, LLM calls, missing records, estimated time and API cost; "
+                            "run nothing (maao/plan.py)")
     _common(sweep)
     _executor_options(sweep)
 
@@ -183,6 +193,13 @@ def cmd_runs(args, spec=None) -> int:
     from .run_views import experiment_note
 
     spec, configs = _configs(args, spec)
+    if getattr(args, "dry_run", False):
+        from .plan import plan_text
+        from .tracking import tracking_uri
+
+        print(plan_text(spec, configs, tracking_uri(args.tracking_uri), _responses_path(spec, args),
+                        args.llm_mode, args.force))
+        return 0
     env_uri = os.environ.get("MLFLOW_TRACKING_URI")  # read before MLflow sets it (mlflow.set_tracking_uri)
     tracker = Tracker(args.tracking_uri)
     store = _store(_responses_path(spec, args), args.llm_mode)

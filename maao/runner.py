@@ -17,6 +17,7 @@ from pathlib import Path
 import torch
 
 from .gradient import GradientSettings
+from .llm.prices import usage_metrics
 from .methods import Budget, RunContext, RunLog, get_method
 from .problem import ProblemSettings, PromptProblem
 from .tracking import NOTE, PARENT, Tracker
@@ -231,6 +232,7 @@ def execute(config: RunConfig, tracker: Tracker, store=None, data_dir=None, cach
             artifacts["llm_transcript.json"] = llm.transcript
             artifacts["llm_pairs.json"] = provenance.used_pairs(llm.transcript)
             metrics["llm_calls"] = len(llm.transcript)
+            metrics.update(usage_metrics(llm.transcript, config.llm.get("model")))   # tokens, cost (USD)
             end_tags = provenance.finish_tags(store, llm.transcript)
         try:
             end_tags.update(_readable(config, name, {**tags, **end_tags}, metrics, runlog, artifacts,

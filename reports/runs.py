@@ -108,8 +108,8 @@ def load_runs(tracking_uri: str, table: str, scale: str, *, drop_duplicates: boo
         tags = r.data.tags
         if tags.get("table", table) != table or tags.get("scale", scale) != scale:
             continue
-        if tags.get("run_kind") == "sweep":
-            continue  # a sweep's parent run: it holds the table, it is no cell of it
+        if tags.get("run_kind") in ("sweep", "row"):
+            continue  # a sweep's parent run or a row summary (maao.table_views): no cell of the table
         metrics = dict(r.data.metrics)
         missing = [t for t in _REQUIRED_TAGS if t not in tags]
         shots, seed = _to_int(tags.get("shots")), _to_int(tags.get("seed"))
