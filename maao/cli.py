@@ -171,15 +171,21 @@ def cmd_runs(args, spec=None) -> int:
 
     from .llm import write_manifest
     from .llm.errors import LLMError
-    from .runner import execute
+    from .runner import check_inputs, execute
     from .tracking import Tracker
 
     from .run_views import experiment_note
 
     spec, configs = _configs(args, spec)
+    # Inputs first, then the responses (their digests), and only then the
+    # store: bad input or an edited reply leaves no store and no run behind.
+    try:
+        check_inputs(configs, args.data_dir)
+    except ValueError as err:
+        raise type(err)(f"{spec.path} (scale {args.scale!r}): {err}") from None
+    store = _store(_responses_path(spec, args), args.llm_mode)
     env_uri = os.environ.get("MLFLOW_TRACKING_URI")  # read before MLflow sets it (mlflow.set_tracking_uri)
     tracker = Tracker(args.tracking_uri)
-    store = _store(_responses_path(spec, args), args.llm_mode)
     started = time.perf_counter()
     done = skipped = replayed = 0
     experiment = configs[0].experiment
@@ -208,7 +214,7 @@ def cmd_runs(args, spec=None) -> int:
         return summary
 
     failed = []  # (config, error) of Ray tasks that did not complete
-    status = "KILLED"
+    status = "FAILED"  # an error ends the sweep's parent FAILED; an interrupt KILLED
     try:
         if getattr(args, "executor", "local") == "ray":
             from .scale import ray_executor
@@ -236,6 +242,9 @@ def cmd_runs(args, spec=None) -> int:
                           file=sys.stderr)
                     tracker.wait_idle(summary.run_id)
         status = "FAILED" if failed else "FINISHED"
+    except KeyboardInterrupt:
+        status = "KILLED"
+        raise
     finally:
         if parent:
             tracker.end_sweep(parent, status)

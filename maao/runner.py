@@ -135,6 +135,23 @@ def build_problem(config: RunConfig, data_dir=None, cache_dir=None) -> PromptPro
                          learner=config.learner)
 
 
+def check_inputs(configs, data_dir=None) -> None:
+    """Every dataset of the configs loads (a paper set: from its data folder)
+    and every mini few-shot sample is stored: checked before the store is
+    opened, so that a missing seed or --data-dir fails before any run trains
+    (a DatasetError, one line)."""
+    from .datasets import few_shot
+
+    seen = set()
+    for config in configs:
+        if (config.dataset, config.shots, config.sample_seed) in seen:
+            continue
+        seen.add((config.dataset, config.shots, config.sample_seed))
+        dataset = _dataset(config.dataset, str(data_dir) if data_dir else None)
+        if dataset.scale == "mini" and not getattr(dataset, "is_lm_task", False):
+            few_shot(dataset, config.shots, config.sample_seed)   # reads the stored file
+
+
 def resolve(config: RunConfig, problem: PromptProblem) -> RunConfig:
     """Fill recipe defaults (gradient settings, budget) so the hash covers them."""
     from .presets import get_recipe

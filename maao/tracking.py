@@ -172,27 +172,35 @@ class Tracker:
             order_by=["attributes.start_time DESC"], max_results=1)
         return runs[0] if runs else None
 
-    def runs(self, experiment: str, config_hash: str, status: str) -> list:
-        """Runs of this configuration with this status, newest first."""
-        return self.client.search_runs(
-            [self.experiment_id(experiment)],
-            filter_string=f"tags.config_hash = '{config_hash}' and attributes.status = '{status}'",
-            order_by=["attributes.start_time DESC"], max_results=1000)
+    def runs(self, experiment: str, config_hash: str, status: str | None = None) -> list:
+        """Runs of this configuration (with this status, else all), newest first."""
+        where = f"tags.config_hash = '{config_hash}'" + (f" and attributes.status = '{status}'" if status else "")
+        return self.client.search_runs([self.experiment_id(experiment)], filter_string=where,
+                                       order_by=["attributes.start_time DESC"], max_results=1000)
 
     def claim(self, experiment: str, config_hash: str, name: str, tags: dict,
               reusable=None, force: bool = False) -> Claim:
         """A finished run of this configuration that `reusable(run)` accepts,
         else one a live process is training ("busy"), else a new RUNNING run
         owned (leased) by this process. Stale RUNNING runs (their process died)
-        are closed as KILLED, tagged `replaced_by` the new run."""
+        are closed as KILLED, tagged `replaced_by` the new run.
+
+        The configuration's runs are read in one query, one snapshot of their
+        statuses: a run that finishes meanwhile is RUNNING in it, and then
+        either still leased (busy: waited for) or re-read as FINISHED. Two
+        queries (finished, then running) could miss it in both and train the
+        configuration a second time."""
         ok = reusable or (lambda run: True)
         with store_lock(self.uri):
+            snapshot = self.runs(experiment, config_hash)
+            by_status = {status: [r for r in snapshot if r.info.status == status]
+                         for status in ("FINISHED", "RUNNING", "KILLED")}
             if not force:
-                for run in self.runs(experiment, config_hash, "FINISHED"):
+                for run in by_status["FINISHED"]:
                     if ok(run):
                         return Claim("finished", run.info.run_id, run)
             stale = []
-            for run in self.runs(experiment, config_hash, "RUNNING"):
+            for run in by_status["RUNNING"]:
                 run_id = run.info.run_id
                 if run.data.tags.get("host", self.host) != self.host:
                     continue  # another machine's run: its lease is not visible here
@@ -205,8 +213,7 @@ class Tracker:
                     return Claim("finished", run_id, now)
                 if now.info.status == "RUNNING":
                     stale.append(run_id)
-            killed = [r.info.run_id for r in self.runs(experiment, config_hash, "KILLED")
-                      if "replaced_by" not in r.data.tags]
+            killed = [r.info.run_id for r in by_status["KILLED"] if "replaced_by" not in r.data.tags]
             run_id = self.start(experiment, name, {**tags, "host": self.host, "pid": os.getpid()})
             self._leases[run_id] = Lease(self.uri, run_id)
             for old in stale:
