@@ -218,6 +218,10 @@ def execute(config: RunConfig, tracker: Tracker, store=None, data_dir=None, cach
     if claim.state == "finished":
         if parent_run_id:
             tracker.adopt(parent_run_id, claim.run)
+        if llm is not None:   # the manifest of a resumed sweep lists the reused run's keys too
+            pairs = provenance.pairs_of(claim.run)
+            store.used_keys.update(key for key, _ in pairs or ())
+            store.used_keys_known &= pairs is not None
         return RunSummary(config, True, dict(claim.run.data.metrics), 0.0, claim.run_id)
     if claim.state == "busy":
         return RunSummary(config, True, {}, 0.0, claim.run_id, busy=True)

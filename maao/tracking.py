@@ -34,6 +34,7 @@ from mlflow.tracking import MlflowClient
 
 from .claims import Lease, forget, is_live, store_lock
 from .redact import redact, redact_obj
+from .sqlite_store import ensure_created
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +88,10 @@ class Tracker:
         self.host = socket.gethostname()
         with store_lock(self.uri):
             # A new SQLite store runs MLflow's schema migrations here; two
-            # processes doing it at once crash ("duplicate column name").
+            # processes doing it at once crash ("duplicate column name"), and
+            # one interrupted among them left a half-made file: the schema is
+            # built in a temporary file and moved into place (maao/sqlite_store.py).
+            ensure_created(self.uri)
             self.client = MlflowClient(self.uri)
             self.client.search_experiments(max_results=1)
 
@@ -277,7 +281,16 @@ class Tracker:
             self.client.log_artifact(run_id, str(path), str(Path(name).parent) if "/" in name else None)
 
     def fail(self, run_id: str, error: BaseException) -> None:
-        self.client.set_tag(run_id, "error", redact(f"{type(error).__name__}: {error}")[:5000])
-        self.client.set_terminated(run_id, "FAILED" if not isinstance(error, KeyboardInterrupt)
-                                   else "KILLED")
-        self._release(run_id)
+        """Close the run as FAILED (KILLED for an interrupt). Best effort: when
+        the store itself is the fault (disk full, read-only, server down) the
+        run stays RUNNING with its lease released, and the next sweep closes
+        it as KILLED; the original error is what the caller reports."""
+        try:
+            self.client.set_tag(run_id, "error", redact(f"{type(error).__name__}: {error}")[:5000])
+            self.client.set_terminated(run_id, "FAILED" if not isinstance(error, KeyboardInterrupt)
+                                       else "KILLED")
+        except Exception as err:  # noqa: BLE001 - never hide the error being reported
+            log.info("run %s could not be closed (%s: %s); the next sweep closes it as KILLED",
+                        run_id, type(err).__name__, str(err).splitlines()[0][:200] if str(err) else "")
+        finally:
+            self._release(run_id)
