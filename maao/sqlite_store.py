@@ -60,7 +60,7 @@ def _build_schema(uri: str) -> None:
     try:
         _get_sqlalchemy_store(uri, None)
     finally:
-        engine = SqlAlchemyStore._engine_map.pop(uri, None)
+        engine = getattr(SqlAlchemyStore, "_engine_map", {}).pop(uri, None)
         if engine is not None:
             engine.dispose()
 

@@ -110,3 +110,20 @@ def test_a_full_disk_during_store_creation_is_one_line_and_leaves_no_broken_stor
     assert "mlflow.db\n" not in (out / "full.ls").read_text(), "a half-made store was left in place"
     assert (out / "after.rc").read_text().strip() == "0", (out / "after.err").read_text()[-3000:]
     assert "usable FINISHED" in (out / "after.out").read_text()
+
+
+def test_a_store_half_made_elsewhere_is_one_line_saying_how_to_recover(tmp_path):
+    """A file MLflow itself left half-made (created in place, killed among
+    its migrations: what maao did before) is reported, not repaired."""
+    db = tmp_path / "mlflow.db"
+    in_place = KILL_AT.replace("from maao.tracking import Tracker\nTracker(sys.argv[2])",
+                               "from mlflow.tracking import MlflowClient\n"
+                               "MlflowClient(sys.argv[2]).search_experiments()")
+    killed = python("-c", in_place, "120", f"sqlite:///{db}", cwd=tmp_path)
+    assert killed.returncode == -signal.SIGKILL and db.exists(), killed.stderr[-2000:]
+    (tmp_path / "tiny.yaml").write_text(SPEC)
+    done = python("-m", "maao.cli", "sweep", str(tmp_path / "tiny.yaml"), "--tracking-uri", f"sqlite:///{db}",
+                  cwd=tmp_path)
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 2 and len(lines) == 1 and "Traceback" not in done.stderr, done.stderr[-3000:]
+    assert "half-made" in lines[0] and f"mv {db} {db}.broken" in lines[0], lines[0]
