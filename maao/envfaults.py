@@ -48,8 +48,8 @@ def describe(err: BaseException, uri: str) -> str | None:
                     f"(mv {where} {where}.broken) and re-run; otherwise back it up and run "
                     f"`mlflow db upgrade {uri}`")
         if _unreachable(e):
-            return (f"the MLflow tracking server {uri} does not answer ({_first_line(text)[:200]}); "
-                    f"start it again (docs/scale.md), {RESUME}")
+            return (f"the MLflow tracking server {uri} does not answer or fails ({_first_line(text)[:200]}); "
+                    f"start it (and its database) again (docs/scale.md), {RESUME}")
     return None
 
 

@@ -383,7 +383,7 @@ def test_a_tracking_server_that_stops_is_one_line_and_the_sweep_resumes(env, tmp
         server.stop()                               # the tracking server goes away mid-run
         out, err = proc.communicate(timeout=300)
         assert proc.returncode == 2, err[-4000:]
-        one_line(err, server.uri, "does not answer", "re-run the same command")
+        one_line(err, server.uri, "does not answer", "start it", "re-run the same command")
         server.start()
         again = env.start(None, mode="record-missing", responses=jsonl, extra_env=fast, uri=server.uri)
         out, err = again.communicate(timeout=300)
