@@ -141,13 +141,19 @@ def check_inputs(configs, data_dir=None) -> None:
     opened, so that a missing seed or --data-dir fails before any run trains
     (a DatasetError, one line)."""
     from .datasets import few_shot
+    from .datasets.base import DatasetError
 
     seen = set()
     for config in configs:
         if (config.dataset, config.shots, config.sample_seed) in seen:
             continue
         seen.add((config.dataset, config.shots, config.sample_seed))
-        dataset = _dataset(config.dataset, str(data_dir) if data_dir else None)
+        try:
+            dataset = _dataset(config.dataset, str(data_dir) if data_dir else None)
+        except DatasetError as err:
+            if data_dir:
+                raise
+            raise DatasetError(f"{err} (no --data-dir given: the default is $MAAO_DATA_DIR, else ~/data)") from None
         if dataset.scale == "mini" and not getattr(dataset, "is_lm_task", False):
             few_shot(dataset, config.shots, config.sample_seed)   # reads the stored file
 
