@@ -49,7 +49,7 @@ def _say_waiting(path: Path) -> None:
     """A held store lock is waited for, but never silently: a stuck holder
     (a process stopped with Ctrl-Z, a hung NFS mount) shows who it is."""
     pid = holder(path)
-    who = f"pid {pid} (command {redact(command_of(pid))[:200]})" if pid else "another process"
+    who = f"pid {pid} (command {redact(' '.join(command_of(pid).split()))[:200]})" if pid else "another process"
     print(f"maao: waiting for the store lock {path} held by {who}; it is released when that "
           f"process leaves its store step or ends", file=sys.stderr, flush=True)
 

@@ -15,9 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from maao.llm.store import (
-    CorruptRecord, ResponseStore, make_record, manifest_digests, read_records, reply_digest,
-)
+from maao.llm.errors import CorruptRecord
+from maao.llm.store import ResponseStore, make_record, read_records
 
 REPO = Path(__file__).resolve().parents[2]
 RESPONSES = REPO / "benchmarks" / "responses"
@@ -40,6 +39,8 @@ def edited_copy(tmp_path: Path, name="table3-mini") -> tuple[Path, str]:
 def test_every_committed_reply_has_its_digest():
     """Every committed JSONL has a manifest (table8-mini had none), and the
     manifest commits to each of its records' replies."""
+    from maao.llm.store import manifest_digests, reply_digest
+
     for jsonl in sorted(RESPONSES.glob("*.jsonl")):
         manifest = jsonl.with_suffix(".manifest.json")
         assert manifest.exists(), f"{jsonl.name} has no manifest"
@@ -100,6 +101,8 @@ def test_the_index_in_front_of_the_jsonl_does_not_hide_an_edit(tmp_path):
 
 def test_re_recording_a_reply_keeps_its_digest(tmp_path):
     """refresh overwrites a listed reply on purpose: the manifest follows."""
+    from maao.llm.store import manifest_digests, reply_digest
+
     jsonl = tmp_path / "table3-mini.jsonl"
     shutil.copy(RESPONSES / "table3-mini.jsonl", jsonl)
     shutil.copy(RESPONSES / "table3-mini.manifest.json", tmp_path / "table3-mini.manifest.json")

@@ -23,8 +23,9 @@ def test_a_held_store_lock_names_its_holder_and_is_waited_for(tmp_path):
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     lock = lock_dir(uri) / "store.lock"
     lock.parent.mkdir(parents=True)
-    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(lock), "--holder-marker"],
-                              stdout=subprocess.PIPE, text=True)
+    script = tmp_path / "hold_the_store_lock.py"
+    script.write_text(HOLD)
+    holder = subprocess.Popen([sys.executable, str(script), str(lock)], stdout=subprocess.PIPE, text=True)
     waiter = None
     try:
         assert holder.stdout.readline().strip() == "held"
@@ -38,7 +39,7 @@ def test_a_held_store_lock_names_its_holder_and_is_waited_for(tmp_path):
             time.sleep(0.2)
         said = [s for s in lines if "waiting for the store lock" in s]
         assert said, f"no message while the lock was held: {lines}"
-        assert f"held by pid {holder.pid} (command " in said[0] and "--holder-marker" in said[0], said[0]
+        assert f"held by pid {holder.pid} (command {sys.executable} {script}" in said[0], said[0]
         assert waiter.poll() is None, "it should keep waiting while the lock is held"
         holder.kill()
         holder.wait()
