@@ -14,6 +14,7 @@ An existing file MLflow cannot open is reported, never repaired: see
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 from pathlib import Path
 
@@ -49,6 +50,20 @@ def ensure_created(uri: str) -> None:
         for leftover in (tmp, Path(f"{tmp}-journal")):
             with contextlib.suppress(FileNotFoundError):
                 leftover.unlink()
+
+
+@contextlib.contextmanager
+def quiet_schema_logs():
+    """MLflow announces its migrations on stderr ("Creating initial MLflow
+    database tables..."); a store's creation is no news to a user, and an
+    error in it must stay one line."""
+    logger = logging.getLogger("mlflow.store.db.utils")
+    level = logger.level
+    logger.setLevel(max(level, logging.WARNING))
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def _build_schema(uri: str) -> None:

@@ -34,7 +34,7 @@ from mlflow.tracking import MlflowClient
 
 from .claims import Lease, forget, is_live, store_lock
 from .redact import redact, redact_obj
-from .sqlite_store import ensure_created
+from .sqlite_store import ensure_created, quiet_schema_logs
 
 log = logging.getLogger(__name__)
 
@@ -91,9 +91,10 @@ class Tracker:
             # processes doing it at once crash ("duplicate column name"), and
             # one interrupted among them left a half-made file: the schema is
             # built in a temporary file and moved into place (maao/sqlite_store.py).
-            ensure_created(self.uri)
-            self.client = MlflowClient(self.uri)
-            self.client.search_experiments(max_results=1)
+            with quiet_schema_logs():
+                ensure_created(self.uri)
+                self.client = MlflowClient(self.uri)
+                self.client.search_experiments(max_results=1)
 
     def artifact_root(self) -> str | None:
         """Artifacts of a SQLite store live beside the .db file ("<dir>/mlartifacts"),

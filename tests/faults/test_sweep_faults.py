@@ -352,7 +352,8 @@ class TrackingServer:
 
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(self.cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                                         env={**os.environ, "MLFLOW_TRACKING_URI": ""})
+                                         env={**os.environ, "MLFLOW_TRACKING_URI": "",
+                                              "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"})
 
         def healthy():
             try:
