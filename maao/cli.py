@@ -349,6 +349,9 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "verbose", False):
         # A tracking server that is down: one line at the end (maao/envfaults.py), not a line per retry.
         logging.getLogger("urllib3.connectionpool").setLevel(logging.ERROR)
+        from .envfaults import quiet_store_tracebacks
+
+        quiet_store_tracebacks()
     previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         spec = _checked_spec(args)

@@ -7,8 +7,22 @@ resumes once the cause is fixed (README, "Reliability").
 from __future__ import annotations
 
 import errno
+import logging
 
 RESUME = "then re-run the same command to resume (finished runs are kept)"
+
+
+class _StoreErrorFilter(logging.Filter):
+    """Drops MLflow's own traceback of a failed store write ("SQLAlchemy
+    database error", logged before it raises): maao reports the error itself,
+    in one line (`--verbose` keeps it)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("SQLAlchemy database error")
+
+
+def quiet_store_tracebacks() -> None:
+    logging.getLogger("mlflow.store.db.utils").addFilter(_StoreErrorFilter())
 
 
 def _chain(err: BaseException):
