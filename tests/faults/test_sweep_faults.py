@@ -57,12 +57,12 @@ class Env:
         self.spec.write_text(SPEC)
 
     def start(self, db: Path | None, *argv, mode="replay", responses: Path | None = None, command="sweep",
-              extra_env=None, uri=None):
+              extra_env=None, uri=None, verbose=True):
         cmd = [sys.executable, "-m", "maao.cli", command]
         cmd += [str(self.spec)] if command == "sweep" else ["--spec", str(self.spec)]
         cmd += [*argv, "--tracking-uri", uri or f"sqlite:///{db}", "--llm-mode", mode,
                 "--responses", str(responses or self.root / "ref.jsonl"),
-                "--llm-base-url", self.server.base_url, "-v"]
+                "--llm-base-url", self.server.base_url] + (["-v"] if verbose else [])
         env = {**os.environ, "MAAO_CACHE_DIR": str(self.root / "cache"), "MAAO_THREADS": "1",
                "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", **(extra_env or {})}
         return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -236,7 +236,7 @@ needs_mounts = pytest.mark.skipif(not private_mounts_work(),
 
 def sweep_argv(env, db: str, jsonl: Path, mode="record-missing") -> list[str]:
     return [sys.executable, "-m", "maao.cli", "sweep", str(env.spec), "--tracking-uri", db,
-            "--llm-mode", mode, "--responses", str(jsonl), "--llm-base-url", env.server.base_url, "-v"]
+            "--llm-mode", mode, "--responses", str(jsonl), "--llm-base-url", env.server.base_url]
 
 
 def in_private_mounts(env, script: str, tmp_path: Path, **values) -> subprocess.Popen:
@@ -379,7 +379,8 @@ def test_a_tracking_server_that_stops_is_one_line_and_the_sweep_resumes(env, tmp
     try:
         n0 = len(env.server.chat_requests)
         env.server.script(Fault.hang(6))
-        proc = env.start(None, mode="record-missing", responses=jsonl, extra_env=fast, uri=server.uri)
+        proc = env.start(None, mode="record-missing", responses=jsonl, extra_env=fast, uri=server.uri,
+                         verbose=False)
         assert wait_for(lambda: len(env.server.chat_requests) > n0, timeout=240)
         server.stop()                               # the tracking server goes away mid-run
         out, err = proc.communicate(timeout=300)
