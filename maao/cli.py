@@ -187,12 +187,18 @@ def cmd_runs(args, spec=None) -> int:
 
     from .llm import write_manifest
     from .llm.errors import LLMError
-    from .runner import execute
+    from .runner import check_inputs, execute
     from .tracking import Tracker
 
     from .run_views import experiment_note
 
     spec, configs = _configs(args, spec)
+    # Inputs first, then the responses (their digests), and only then the
+    # store: bad input or an edited reply leaves no store and no run behind.
+    try:
+        check_inputs(configs, args.data_dir)
+    except ValueError as err:
+        raise type(err)(f"{spec.path} (scale {args.scale!r}): {err}") from None
     if getattr(args, "dry_run", False):
         from .plan import plan_text
         from .tracking import tracking_uri
@@ -200,9 +206,9 @@ def cmd_runs(args, spec=None) -> int:
         print(plan_text(spec, configs, tracking_uri(args.tracking_uri), _responses_path(spec, args),
                         args.llm_mode, args.force))
         return 0
+    store = _store(_responses_path(spec, args), args.llm_mode)
     env_uri = os.environ.get("MLFLOW_TRACKING_URI")  # read before MLflow sets it (mlflow.set_tracking_uri)
     tracker = Tracker(args.tracking_uri)
-    store = _store(_responses_path(spec, args), args.llm_mode)
     started = time.perf_counter()
     done = skipped = replayed = 0
     experiment = configs[0].experiment
@@ -231,7 +237,7 @@ def cmd_runs(args, spec=None) -> int:
         return summary
 
     failed = []  # (config, error) of Ray tasks that did not complete
-    status = "KILLED"
+    status = "FAILED"  # an error ends the sweep's parent FAILED; an interrupt KILLED
     try:
         if getattr(args, "executor", "local") == "ray":
             from .scale import ray_executor
@@ -259,14 +265,25 @@ def cmd_runs(args, spec=None) -> int:
                           file=sys.stderr)
                     tracker.wait_idle(summary.run_id)
         status = "FAILED" if failed else "FINISHED"
+    except KeyboardInterrupt:
+        status = "KILLED"
+        raise
     finally:
         if parent:
-            tracker.end_sweep(parent, status)
-    # The manifest lists every key the whole experiment uses: only a complete
-    # sweep in which every run executed (none skipped) knows them all.
-    if store.used_keys and args.command == "sweep" and not skipped and not failed and not any(
+            try:
+                tracker.end_sweep(parent, status)
+            except Exception:  # noqa: BLE001 - the store is the fault: report the first error
+                if status == "FINISHED":
+                    raise
+                logging.getLogger(__name__).info("the sweep's parent run %s could not be closed", parent)
+    # The manifest lists every key the whole experiment uses, with the digest
+    # of its reply: a complete sweep knows them all, from the runs it trained
+    # and the finished runs it reused (their llm_pairs). Before, a resumed
+    # sweep (some runs skipped) wrote none: table8-mini had no manifest.
+    if store.used_keys and store.used_keys_known and args.command == "sweep" and not failed and not any(
             (args.methods, args.datasets, args.shots, args.seeds)):
-        write_manifest(_responses_path(spec, args).with_suffix(".manifest.json"), store.used_keys)
+        write_manifest(_responses_path(spec, args).with_suffix(".manifest.json"), store.used_keys,
+                       store.records())
     # (Ray tasks do not report their replays back: counted for the local executor)
     llm_calls = (f"{replayed} LLM call(s) replayed from {store.records_path.name}" if store.mode == "replay"
                  else f"{replayed} LLM call(s) answered from {store.records_path.name}, "
@@ -305,12 +322,20 @@ def cmd_zero_shot(args, spec=None) -> int:
 
 def cmd_responses(args, spec) -> int:
     from .llm import check_manifest
+    from .llm.store import reply_mismatches
 
     path = _responses_path(spec, args)
+    edited = reply_mismatches(path)    # every reply against its digest, before the store refuses the first
+    if edited:
+        print(f"{path.with_suffix('.manifest.json').name}: {len(edited)} reply(ies) differ from their digest")
+        for line in edited:
+            print(f"  edited  {line}")
+        return 1
     store = _store(path, "replay")
     manifest = path.with_suffix(".manifest.json")
     missing, orphans = check_manifest(manifest, store)
-    print(f"{manifest.name}: {len(store.keys())} records, {len(missing)} missing, {len(orphans)} orphan")
+    print(f"{manifest.name}: {len(store.keys())} records, {len(missing)} missing, {len(orphans)} orphan, "
+          f"0 edited")
     for key in missing:
         print(f"  missing {key}")
     for key in orphans:
@@ -344,6 +369,12 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if getattr(args, "verbose", False) else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     install_logging_filter()  # API keys never reach a log line
+    if not getattr(args, "verbose", False):
+        # A tracking server that is down: one line at the end (maao/envfaults.py), not a line per retry.
+        logging.getLogger("urllib3.connectionpool").setLevel(logging.ERROR)
+        from .envfaults import quiet_store_tracebacks
+
+        quiet_store_tracebacks()
     previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         spec = _checked_spec(args)
@@ -363,6 +394,18 @@ def main(argv: list[str] | None = None) -> int:
         # DatasetError, SpecError, ReplayMiss, LLMError and bad settings all
         # land here: one message naming the problem, no traceback.
         print(f"maao: error: {redact(str(err))}", file=sys.stderr)
+        return 2
+    except Exception as err:
+        # A full disk, a read-only store, a tracking server down: one line
+        # with the cause and what to do (maao/envfaults.py); anything else
+        # is a bug and keeps its traceback.
+        from .envfaults import describe
+        from .tracking import tracking_uri
+
+        message = describe(err, tracking_uri(getattr(args, "tracking_uri", None)))
+        if message is None:
+            raise
+        print(f"maao: error: {redact(message)}", file=sys.stderr)
         return 2
     finally:
         signal.signal(signal.SIGTERM, previous)

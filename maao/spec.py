@@ -7,6 +7,7 @@ run's hash, so old runs are never mistaken for new ones.
 """
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -140,6 +141,24 @@ def _check_method(method: str, settings: dict, where: str) -> None:
         raise SpecError(f"{where}: {err}") from None
 
 
+def _check_backbone_options(name: str, options: dict | None, where: str) -> None:
+    """Option names against the backbone's constructor (a typo used to surface
+    as a TypeError once the sweep had created the store)."""
+    import importlib
+    import inspect
+
+    from .backbones import BACKBONES
+
+    module, cls, _ = BACKBONES[name]
+    params = inspect.signature(getattr(importlib.import_module(module), cls).__init__).parameters
+    known = [p for p in params if p != "self"]
+    for key in options or {}:
+        if key not in known:
+            close = difflib.get_close_matches(str(key), known, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise SpecError(f"{where}: unknown option {key!r} for backbone {name!r}{hint}; known: {known}")
+
+
 def expand(spec: Spec, scale: str, datasets=None, shots=None, seeds=None, methods=None,
            strict: bool = True) -> list[RunConfig]:
     """Run configs of a spec; `strict` limits selections to the spec's own lists
@@ -186,6 +205,10 @@ def expand(spec: Spec, scale: str, datasets=None, shots=None, seeds=None, method
         for key, known in (("backbone", BACKBONES), ("recipe", RECIPES)):
             if on[key] not in known:
                 raise SpecError(f"{where}.learners: unknown {key} {on[key]!r}; known: {sorted(known)}")
+        kind_block = (body.get("learners") or {}).get(learner.get("kind", "coop")) or {}
+        _check_backbone_options(on["backbone"], on["backbone_options"],
+                                f"{where}.learners.{learner.get('kind', 'coop')}.backbone_options"
+                                if "backbone_options" in kind_block else f"{where}.backbone_options")
         # A row's own settings win; else the spec's, updated by the scale's
         # (e.g. the mini scale's perturbation, calibrated to its backbone).
         settings = row["settings"] if row["settings"] is not None else {

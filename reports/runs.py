@@ -190,9 +190,13 @@ def _provenance_check(responses):
     if responses is None:
         return lambda run: 1
     from maao import provenance
+    from maao.llm.errors import CorruptRecord
     from maao.llm.store import file_sha256, read_records
 
-    held = provenance.held_replies(read_records(responses))
+    try:  # an edited reply is refused, never taken as the recorded one
+        held = provenance.held_replies(read_records(responses))
+    except CorruptRecord as err:
+        raise ReportError(str(err)) from None
     file_sha = file_sha256(responses)
 
     def check(run):
