@@ -297,7 +297,7 @@ def build_table2(df: pd.DataFrame, expected: set | None = None, format_runs: pd.
                                           [m for m, _, _ in COLUMNS])
     not_recorded = [m for m in awaiting if m not in set(cells["method"])]
     return Table2Result(scale, columns, datasets, cells, per_shot, averages, sig, majority, caption,
-                        _verdict(sig, labels, scale), notes, missing, fmt, not_recorded)
+                        _verdict(sig, labels, scale), notes, missing, format_stats=fmt, not_recorded=not_recorded)
 
 
 # --------------------------------------------------------------------------
