@@ -354,6 +354,9 @@ def _terminate(signum, frame):
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    # No Hugging Face "Loading weights" bars on stderr, so that an error is the
+    # one line it should be (read when huggingface_hub is first imported, later).
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     if argv[:1] == ["llm"]:
         from .llm.local_server import main as llm_main
 
