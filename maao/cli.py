@@ -282,8 +282,12 @@ def cmd_runs(args, spec=None) -> int:
     # sweep (some runs skipped) wrote none: table8-mini had no manifest.
     if store.used_keys and store.used_keys_known and args.command == "sweep" and not failed and not any(
             (args.methods, args.datasets, args.shots, args.seeds)):
+        # read again: a concurrent sweep may have recorded replies of runs this one
+        # reused after this process loaded the file (its snapshot lacks them)
+        from .llm.store import read_records
+
         write_manifest(_responses_path(spec, args).with_suffix(".manifest.json"), store.used_keys,
-                       store.records())
+                       read_records(store.records_path))
     # (Ray tasks do not report their replays back: counted for the local executor)
     llm_calls = (f"{replayed} LLM call(s) replayed from {store.records_path.name}" if store.mode == "replay"
                  else f"{replayed} LLM call(s) answered from {store.records_path.name}, "
