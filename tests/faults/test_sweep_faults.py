@@ -373,7 +373,7 @@ def test_a_tracking_server_that_stops_is_one_line_and_the_sweep_resumes(env, tmp
     from mlflow.tracking import MlflowClient
 
     server, jsonl = TrackingServer(tmp_path), tmp_path / "r.jsonl"
-    fast = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "0.1",
+    fast = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "0",
             "MLFLOW_HTTP_REQUEST_TIMEOUT": "10"}
     server.start()
     try:
@@ -381,7 +381,8 @@ def test_a_tracking_server_that_stops_is_one_line_and_the_sweep_resumes(env, tmp
         env.server.script(Fault.hang(6))
         proc = env.start(None, mode="record-missing", responses=jsonl, extra_env=fast, uri=server.uri,
                          verbose=False)
-        assert wait_for(lambda: len(env.server.chat_requests) > n0, timeout=240)
+        ok = wait_for(lambda: len(env.server.chat_requests) > n0 or proc.poll() is not None, timeout=240)
+        assert ok and proc.poll() is None, (proc.poll(), proc.communicate(timeout=60)[1][-3000:] if proc.poll() is not None else "still running")
         server.stop()                               # the tracking server goes away mid-run
         out, err = proc.communicate(timeout=300)
         assert proc.returncode == 2, err[-4000:]
