@@ -1,7 +1,11 @@
 """ZOPO: localized zeroth-order search over LLM-proposed templates (Hu et al., NeurIPS 2024).
 
-The strongest published member of the black-box family that Table 3's
-"LLM-based optimization only" row stands for, at the same cost.
+A published member of the black-box family that Table 3's "LLM-based
+optimization only" row stands for. Table 3 runs it twice: at the LLM-only
+row's cost (row `zopo`: N LLM calls, 2 + 3N evaluations, about 7 % of ZOPO's
+own budget) and, at the paper scale, at its reference budget (row
+`zopo_reference_budget`: a domain of a few hundred candidates from 40 calls,
+165 queries).
 
 1. Input domain. The optimizer LLM writes candidate templates in
    `llm_calls` calls (default: the budget's rounds N, the LLM-only row's
@@ -34,10 +38,13 @@ The strongest published member of the black-box family that Table 3's
 Departures from the paper and its public code (docs/decisions.md, "ZOPO"):
 - Domain: a few LLM calls at the LLM-only row's cost, not hundreds of
   candidates; the search queries about half of the domain.
-- Uncertainty is measured on the current point's neighbourhood (mean
-  posterior/prior variance over its `neighbors` nearest unqueried
-  candidates), not at the point itself: the exact GP used here has almost no
-  variance at a queried point (the public code's approximate GP does).
+- Uncertainty (`uncertainty_at`): "point", the default, measures it at the
+  current point as ZOPO's paper and public code do. Both GPs compute the
+  exact posterior, so at the current point (a query) the variance is about
+  the noise and local exploration in effect only follows a zero gradient.
+  "neighbourhood" (the rule up to issue 19, pinned by the recorded mini row)
+  measures the mean posterior/prior variance over the `neighbors` nearest
+  unqueried candidates instead.
 - Step: normalised gradient ascent, z + step_size * d * g/|g| with d the
   domain's median nearest-neighbour distance, instead of Adam with a fixed
   learning rate: one setting for any embedding scale.
@@ -79,6 +86,10 @@ class ZOPOSettings:
     neighbors: int = 2
     tolerance: int = 2
     gp_points: int | None = None            # None: fit on every query; else the nearest ones
+    # Where the GP's uncertainty is measured: "point" = the current point (ZOPO's
+    # paper and code), "neighbourhood" = its `neighbors` nearest unqueried
+    # candidates (the rule up to issue 19; docs/decisions.md #32c, #61).
+    uncertainty_at: str = "point"
 
     def __post_init__(self):
         for name in ("llm_calls", "evaluations", "gp_points"):
@@ -91,6 +102,8 @@ class ZOPOSettings:
             raise ValueError("random_initial and tolerance must be >= 0")
         if self.max_words < 2:
             raise ValueError("max_words must be >= 2 (templates are kept under max_words words)")
+        if self.uncertainty_at not in ("point", "neighbourhood"):
+            raise ValueError(f"uncertainty_at must be 'point' or 'neighbourhood', got {self.uncertainty_at!r}")
         if self.embedding not in ("drop", "classes"):
             raise ValueError(f"embedding must be 'drop' or 'classes', got {self.embedding!r}")
         if not 0 < self.uncertainty_threshold <= 1:
@@ -251,7 +264,8 @@ class LocalSearch:
             self.fit(current)
             z = self.emb[current]
             local = nearest_unqueried(z, self.emb, set(self.scores), s.neighbors)
-            uncertainty = float(self.gp.relative_variance(self.emb[local]).mean())
+            where = self.emb[[current]] if s.uncertainty_at == "point" else self.emb[local]
+            uncertainty = float(self.gp.relative_variance(where).mean())
             uncertain = uncertain + 1 if uncertainty > s.uncertainty_threshold else 0
             gradient = self.gp.mean_gradient(z)
             entry = {"from": self.domain[current], "uncertainty": uncertainty,

@@ -1,12 +1,13 @@
 """Regenerate one of the paper's tables: train what MLflow lacks, then report.
 
-    python -m benchmarks.table table3 [--scale mini] [--datasets ...] [--seeds ...]
+    python -m benchmarks.table table3 [--scale mini] [--datasets ...] [--seeds ...] [--dry-run]
 
 Every LLM call is replayed from benchmarks/responses/ (mode replay) unless
 --llm-mode says otherwise; runs already finished in MLflow are skipped.
 A subset (--methods/--datasets/--shots/--seeds) writes its tables to
 reports/out/ unless --out says where: it never replaces the committed
-reports/<table>.* files.
+reports/<table>.* files. --dry-run prints what the sweep would do (runs to
+train, LLM calls, missing records, estimated time and API cost) and stops.
 """
 from __future__ import annotations
 
@@ -38,6 +39,8 @@ def main(argv=None) -> int:
         if code:
             print(f"{args.table}: step failed ({' '.join(cmd[2:4])}, exit {code})", file=sys.stderr)
             return code
+    if "--dry-run" in sweep_args:
+        return 0            # the sweep printed its plan; no report of a store that did not change
     attached = attach_to_sweep(args, out, wall_start)
     print(f"{args.table} ({args.scale}): done in {time.perf_counter() - started:.0f}s; "
           f"tables in {out}/" + (f"; also on the sweep's parent run {attached} in MLflow" if attached else ""))
@@ -47,7 +50,8 @@ def main(argv=None) -> int:
 def attach_to_sweep(args, out: str, since: float) -> str | None:
     """Log the files the report step wrote (table .md/.csv/.tex, cells and
     significance CSVs; Figure 2's CSV and pictures) to the sweep's parent run,
-    under tables/, and make the table its description. Returns the run id."""
+    under tables/, and make the table its description; then the table's
+    numbers as runs and saved views (maao.table_views). Returns the run id."""
     from maao.tracking import Tracker
 
     reports = Path(__file__).resolve().parent.parent / "reports"
@@ -62,6 +66,14 @@ def attach_to_sweep(args, out: str, since: float) -> str | None:
     table_md = next((p for p in files if p.name == f"{args.table}.md"), None)
     note = table_md.read_text()[:NOTE_MAX] if table_md else None
     tracker.attach(parent, files, "tables", note=note)
+    table_csv = next((p for p in files if p.name == f"{args.table}.csv"), None)
+    if table_csv is not None:
+        # The table's numbers in the UI: row summaries, the parent's metrics, saved views.
+        from maao.table_views import log_table
+
+        cells = next((p for p in files if p.name == f"{args.table}_cells.csv"), None)
+        log_table(tracker.client, tracker.experiment_id(f"maao-{args.table}-{args.scale}"), parent,
+                  args.table, args.scale, table_csv, cells)
     return parent
 
 
@@ -74,7 +86,8 @@ def plan(args, sweep_args: list[str]) -> tuple[list[list[str]], str]:
     # Without a subset and without --out, the reports CLI picks reports/ itself,
     # or reports/out/ when the store lacks cells of the spec.
     report += ["--out", out] if (args.out or subset) else []
-    return [[sys.executable, "-m", "maao.cli", "sweep", args.table, *common, *sweep_args], report], out
+    sweep = [sys.executable, "-m", "maao.cli", "sweep", args.table, *common, *sweep_args]
+    return ([sweep] if "--dry-run" in sweep_args else [sweep, report]), out
 
 
 if __name__ == "__main__":

@@ -1,13 +1,16 @@
 """Screenshot of the MLflow UI comparing two methods (README, docs/ui-compare.png).
 
     python -m benchmarks.ui_screenshot [--table table3] [--methods combined single_start]
-        [--dataset intent_recognition] [--shots 4] [--view CHART] [--out docs/ui-compare.png]
+        [--dataset intent_recognition] [--shots 4] [--view COMPARE|ROWS|CHART|CELLS]
+        [--out docs/ui-compare.png]
 
 Starts MLflow's server on a free loopback port over the store
-($MLFLOW_TRACKING_URI or --tracking-uri), opens the compare page of the two
-methods' runs on one dataset and shot count (or the runs view) in Debian's
-headless Chromium
-(`apt-get install -y chromium`), saves the picture and stops the server.
+($MLFLOW_TRACKING_URI or --tracking-uri), opens one of the links `maao ui`
+prints in Debian's headless Chromium (`apt-get install -y chromium`) with a
+fresh profile, saves the picture and stops the server: the compare page of
+the two methods' runs on one dataset and shot count (COMPARE), or the saved
+view of the table's rows as a table (ROWS) or as charts (CHART), or every
+cell run in table order (CELLS).
 """
 from __future__ import annotations
 
@@ -28,7 +31,11 @@ def _port() -> int:
 def main(argv=None) -> int:
     import os
 
-    from maao.ui import SERVER_ENV, compare_filter, methods_of, runs_url, stop, wait_until_up
+    import tempfile
+
+    from maao.table_views import saved_views, saved_views_supported
+    from maao.ui import (SERVER_ENV, cell_runs, compare_filter, compare_url, methods_of, runs_url, stop,
+                         table_ordered, view_url, wait_until_up)
     from maao.tracking import tracking_uri
 
     ap = argparse.ArgumentParser(prog="python -m benchmarks.ui_screenshot", description=__doc__,
@@ -38,9 +45,9 @@ def main(argv=None) -> int:
     ap.add_argument("--methods", nargs=2, default=["combined", "single_start"])
     ap.add_argument("--dataset", default="intent_recognition")
     ap.add_argument("--shots", default="4")
-    ap.add_argument("--view", default="COMPARE", choices=["COMPARE", "TABLE", "CHART"],
-                    help="COMPARE (default): MLflow's compare page of the selected runs; TABLE/CHART: the "
-                         "runs view (charts may still be loading when headless Chromium takes the picture)")
+    ap.add_argument("--view", default="COMPARE", choices=["COMPARE", "ROWS", "CHART", "CELLS"],
+                    help="COMPARE (default): MLflow's compare page of the selected runs; ROWS / CHART: the "
+                         "saved view of the table's rows as a table / as charts; CELLS: every cell run")
     ap.add_argument("--size", default="1600,1400", help="browser window, width,height")
     ap.add_argument("--out", default="docs/ui-compare.png")
     ap.add_argument("--tracking-uri")
@@ -64,23 +71,26 @@ def main(argv=None) -> int:
                               env={**os.environ, **SERVER_ENV})
     try:
         wait_until_up(base, server)
-        search = compare_filter(methods_of(uri, exp.experiment_id), args.methods, args.dataset, args.shots)
+        eid = exp.experiment_id
         if args.view == "COMPARE":
-            import json
-            import urllib.parse
-
-            ids = [r.info.run_id for r in MlflowClient(uri).search_runs([exp.experiment_id], search)]
-            query = urllib.parse.urlencode({"runs": json.dumps(ids), "experiments": json.dumps([exp.experiment_id])})
-            url = f"{base}/#/compare-runs?{query}"
+            search = compare_filter(methods_of(uri, eid), args.methods, args.dataset, args.shots)
+            rows = [m for m in dict.fromkeys(r.data.tags["method"] for r in sorted(
+                cell_runs(uri, eid, "tags.run_kind = 'row'"), key=lambda r: r.data.tags.get("table_order", "")))]
+            url = compare_url(base, eid, [r.info.run_id for r in table_ordered(cell_runs(uri, eid, search), rows)])
+        elif saved_views_supported() and "rows" in saved_views(exp):
+            key, mode = {"ROWS": ("rows", "TABLE"), "CHART": ("rows", "CHART"), "CELLS": ("cells", "TABLE")}[args.view]
+            url = view_url(base, eid, key, mode)
         else:
-            url = runs_url(base, exp.experiment_id, search, view=args.view)
+            url = runs_url(base, eid, view="CHART" if args.view == "CHART" else "TABLE")
         out = Path(args.out).resolve()
         out.parent.mkdir(parents=True, exist_ok=True)
         # virtual time: the single-page app loads, queries the API and draws
         # its charts before the picture is taken.
-        subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                        "--hide-scrollbars", f"--window-size={args.size}", "--virtual-time-budget=30000",
-                        f"--screenshot={out}", url], check=True, capture_output=True, timeout=300)
+        with tempfile.TemporaryDirectory() as profile:   # a fresh profile: what a first visit shows
+            subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                            "--hide-scrollbars", f"--user-data-dir={profile}", f"--window-size={args.size}",
+                            "--virtual-time-budget=30000", f"--screenshot={out}", url],
+                           check=True, capture_output=True, timeout=300)
         print(f"wrote {out}\nfrom {url}")
     finally:
         stop(server)

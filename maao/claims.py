@@ -21,10 +21,12 @@ import contextlib
 import fcntl
 import hashlib
 import os
+import sys
 from pathlib import Path
 from typing import Iterator
 
-from .filelock import exclusive
+from .filelock import command_of, exclusive, holder
+from .redact import redact
 
 
 def lock_dir(uri: str) -> Path:
@@ -39,8 +41,17 @@ def lock_dir(uri: str) -> Path:
 def store_lock(uri: str) -> Iterator[None]:
     path = lock_dir(uri) / "store.lock"
     path.parent.mkdir(parents=True, exist_ok=True)
-    with exclusive(path):
+    with exclusive(path, on_wait=_say_waiting):
         yield
+
+
+def _say_waiting(path: Path) -> None:
+    """A held store lock is waited for, but never silently: a stuck holder
+    (a process stopped with Ctrl-Z, a hung NFS mount) shows who it is."""
+    pid = holder(path)
+    who = f"pid {pid} (command {redact(' '.join(command_of(pid).split()))[:200]})" if pid else "another process"
+    print(f"maao: waiting for the store lock {path} held by {who}; it is released when that "
+          f"process leaves its store step or ends", file=sys.stderr, flush=True)
 
 
 def _lease_path(uri: str, run_id: str) -> Path:

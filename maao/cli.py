@@ -76,9 +76,16 @@ def _names() -> dict[str, str]:
             "spec": ", ".join(sorted(p.stem for p in SPEC_DIR.glob("*.yaml")))}
 
 
+class _OneLineErrors(argparse.ArgumentParser):
+    """A bad argument (`--seeds abc`) is one line and exit 2, not the usage text."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (--help lists the options)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="maao", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = _OneLineErrors(prog="maao", description=__doc__,
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
 
     names = _names()
@@ -100,6 +107,9 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--datasets", nargs="+", help=f"datasets (default: the spec's): {names['dataset']}")
     sweep.add_argument("--shots", nargs="+", type=int)
     sweep.add_argument("--seeds", nargs="+", type=int)
+    sweep.add_argument("--dry-run", action="store_true",
+                       help="print the runs to train, LLM calls, missing records, estimated time and API cost; "
+                            "run nothing (maao/plan.py)")
     _common(sweep)
     _executor_options(sweep)
 
@@ -152,6 +162,12 @@ def _configs(args, spec=None):
                          strict=False)
     else:
         configs = expand(spec, args.scale, args.datasets, args.shots, args.seeds, args.methods)
+        pending = spec.awaiting_recording(args.scale)
+        if not args.methods and getattr(args, "llm_mode", "replay") == "replay" and pending:
+            # rows without recorded replies: a replay sweep leaves them out (decision 97)
+            print(f"maao: rows not recorded yet, left out in replay mode: {', '.join(sorted(pending))}",
+                  file=sys.stderr)
+            configs = [c for c in configs if c.name not in pending]
     if getattr(args, "n_ctx", None) is not None:
         configs = [replace(c, problem=replace(c.problem, n_ctx=args.n_ctx)) for c in configs]
     if args.llm_base_url:
@@ -164,15 +180,28 @@ def cmd_runs(args, spec=None) -> int:
 
     from .llm import open_response_store, write_manifest
     from .llm.errors import LLMError
-    from .runner import execute
+    from .runner import check_inputs, execute
     from .tracking import Tracker
 
     from .run_views import experiment_note
 
     spec, configs = _configs(args, spec)
+    # Inputs first, then the responses (their digests), and only then the
+    # store: bad input or an edited reply leaves no store and no run behind.
+    try:
+        check_inputs(configs, args.data_dir)
+    except ValueError as err:
+        raise type(err)(f"{spec.path} (scale {args.scale!r}): {err}") from None
+    if getattr(args, "dry_run", False):
+        from .plan import plan_text
+        from .tracking import tracking_uri
+
+        print(plan_text(spec, configs, tracking_uri(args.tracking_uri), _responses_path(spec, args),
+                        args.llm_mode, args.force))
+        return 0
+    store = open_response_store(_responses_path(spec, args), args.llm_mode)
     env_uri = os.environ.get("MLFLOW_TRACKING_URI")  # read before MLflow sets it (mlflow.set_tracking_uri)
     tracker = Tracker(args.tracking_uri)
-    store = open_response_store(_responses_path(spec, args), args.llm_mode)
     started = time.perf_counter()
     done = skipped = replayed = 0
     experiment = configs[0].experiment
@@ -201,7 +230,7 @@ def cmd_runs(args, spec=None) -> int:
         return summary
 
     failed = []  # (config, error) of Ray tasks that did not complete
-    status = "KILLED"
+    status = "FAILED"  # an error ends the sweep's parent FAILED; an interrupt KILLED
     try:
         if getattr(args, "executor", "local") == "ray":
             from .scale import ray_executor
@@ -229,14 +258,29 @@ def cmd_runs(args, spec=None) -> int:
                           file=sys.stderr)
                     tracker.wait_idle(summary.run_id)
         status = "FAILED" if failed else "FINISHED"
+    except KeyboardInterrupt:
+        status = "KILLED"
+        raise
     finally:
         if parent:
-            tracker.end_sweep(parent, status)
-    # The manifest lists every key the whole experiment uses: only a complete
-    # sweep in which every run executed (none skipped) knows them all.
-    if store.used_keys and args.command == "sweep" and not skipped and not failed and not any(
+            try:
+                tracker.end_sweep(parent, status)
+            except Exception:  # noqa: BLE001 - the store is the fault: report the first error
+                if status == "FINISHED":
+                    raise
+                logging.getLogger(__name__).info("the sweep's parent run %s could not be closed", parent)
+    # The manifest lists every key the whole experiment uses, with the digest
+    # of its reply: a complete sweep knows them all, from the runs it trained
+    # and the finished runs it reused (their llm_pairs). Before, a resumed
+    # sweep (some runs skipped) wrote none: table8-mini had no manifest.
+    if store.used_keys and store.used_keys_known and args.command == "sweep" and not failed and not any(
             (args.methods, args.datasets, args.shots, args.seeds)):
-        write_manifest(_responses_path(spec, args).with_suffix(".manifest.json"), store.used_keys)
+        # read again: a concurrent sweep may have recorded replies of runs this one
+        # reused after this process loaded the file (its snapshot lacks them)
+        from .llm.store import read_records
+
+        write_manifest(_responses_path(spec, args).with_suffix(".manifest.json"), store.used_keys,
+                       read_records(store.records_path))
     # (Ray tasks do not report their replays back: counted for the local executor)
     llm_calls = (f"{replayed} LLM call(s) replayed from {store.records_path.name}" if store.mode == "replay"
                  else f"{replayed} LLM call(s) answered from {store.records_path.name}, "
@@ -275,12 +319,20 @@ def cmd_zero_shot(args, spec=None) -> int:
 
 def cmd_responses(args, spec) -> int:
     from .llm import check_manifest, open_response_store
+    from .llm.store import reply_mismatches
 
     path = _responses_path(spec, args)
+    edited = reply_mismatches(path)    # every reply against its digest, before the store refuses the first
+    if edited:
+        print(f"{path.with_suffix('.manifest.json').name}: {len(edited)} reply(ies) differ from their digest")
+        for line in edited:
+            print(f"  edited  {line}")
+        return 1
     store = open_response_store(path, "replay")
     manifest = path.with_suffix(".manifest.json")
     missing, orphans = check_manifest(manifest, store)
-    print(f"{manifest.name}: {len(store.keys())} records, {len(missing)} missing, {len(orphans)} orphan")
+    print(f"{manifest.name}: {len(store.keys())} records, {len(missing)} missing, {len(orphans)} orphan, "
+          f"0 edited")
     for key in missing:
         print(f"  missing {key}")
     for key in orphans:
@@ -299,6 +351,9 @@ def _terminate(signum, frame):
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    # No Hugging Face "Loading weights" bars on stderr, so that an error is the
+    # one line it should be (read when huggingface_hub is first imported, later).
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     if argv[:1] == ["llm"]:
         from .llm.local_server import main as llm_main
 
@@ -314,6 +369,12 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if getattr(args, "verbose", False) else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     install_logging_filter()  # API keys never reach a log line
+    if not getattr(args, "verbose", False):
+        # A tracking server that is down: one line at the end (maao/envfaults.py), not a line per retry.
+        logging.getLogger("urllib3.connectionpool").setLevel(logging.ERROR)
+        from .envfaults import quiet_store_tracebacks
+
+        quiet_store_tracebacks()
     previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         spec = _checked_spec(args)
@@ -333,6 +394,18 @@ def main(argv: list[str] | None = None) -> int:
         # DatasetError, SpecError, ReplayMiss, LLMError and bad settings all
         # land here: one message naming the problem, no traceback.
         print(f"maao: error: {redact(str(err))}", file=sys.stderr)
+        return 2
+    except Exception as err:
+        # A full disk, a read-only store, a tracking server down: one line
+        # with the cause and what to do (maao/envfaults.py); anything else
+        # is a bug and keeps its traceback.
+        from .envfaults import describe
+        from .tracking import tracking_uri
+
+        message = describe(err, tracking_uri(getattr(args, "tracking_uri", None)))
+        if message is None:
+            raise
+        print(f"maao: error: {redact(message)}", file=sys.stderr)
         return 2
     finally:
         signal.signal(signal.SIGTERM, previous)

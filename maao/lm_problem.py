@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from .contract import MethodResult
-from .datasets.lm_tasks import MULTIPLE_CHOICE, LMDataset, LMSplit
+from .datasets.lm_tasks import MULTIPLE_CHOICE, LMDataset, LMSplit, premise_text
 from .learners.lm import LMBatch, LMPromptLearner
 from .learners.settings import learner_settings
 from .problem import ProblemSettings, PromptProblem
@@ -45,6 +45,7 @@ class LMPromptProblem(PromptProblem):
         self.train_y = torch.tensor(train_split.labels)
         self._splits = {"train": (self._encode(train_split), self.train_y)}
         self._init_vocabulary(backbone, settings)    # V and V^-1, as PromptProblem
+        self._eval_cache: dict[str, list[LMBatch]] = {}
         self._best = None               # best_dev: (dev accuracy, MethodResult)
         self._epoch_seen: set[int] = set()
 
@@ -53,7 +54,8 @@ class LMPromptProblem(PromptProblem):
         """Per example, the (ids, types) of each of its sequences."""
         encode = self.backbone.encode_pair
         if self.multiple_choice:
-            return [[encode(ex["premise"], c) if ex["premise"] else encode(c) for c in ex["choices"]]
+            keep = self.lm_settings.premise_period
+            return [[encode(premise_text(ex, keep), c) if ex["premise"] else encode(c) for c in ex["choices"]]
                     for ex in split.examples]
         return [[encode(ex["text_a"], ex.get("text_b", ""))] for ex in split.examples]
 
@@ -65,6 +67,20 @@ class LMPromptProblem(PromptProblem):
             part = getattr(self.dataset, name)
             self._splits[name] = (self._encode(part), torch.tensor(part.labels))
         return self._splits[name]
+
+    # -- text -> prompt ---------------------------------------------------------
+    def context_ids(self, text: str) -> list[int]:
+        """Token ids of `text` as n_ctx prompt positions. text_special_tokens
+        (the reference's prompt_token_embedding): tokenizer(text) with its
+        special tokens, re-tokenised with " a" x 10 appended when shorter than
+        n_ctx, the first n_ctx kept; else PromptProblem's rule (own tokens)."""
+        if not self.lm_settings.text_special_tokens:
+            return super().context_ids(text)
+        n, tokenize = self.n_ctx, self.backbone.tokenize_with_special_tokens
+        ids = tokenize(text)
+        if len(ids) < n:
+            ids = tokenize(text + f" {self.settings.pad_word}" * 10)
+        return ids[:n]
 
     def _batch(self, encoded: list, rows) -> LMBatch:
         return LMBatch.collate([encoded[r] for r in rows], self.backbone.tokenizer.pad_token_id)
@@ -79,15 +95,25 @@ class LMPromptProblem(PromptProblem):
     @torch.no_grad()
     def evaluate(self, ctxs: torch.Tensor, split: str = "train") -> tuple[torch.Tensor, torch.Tensor]:
         """Loss and accuracy (%) of prompts ctxs [P, n_ctx, d] with the current head."""
-        encoded, labels = self.split(split)
-        per_batch = max(1, self.lm_settings.eval_batch_size // len(encoded[0]))
+        _, labels = self.split(split)
+        batches = self._eval_batches(split)
         losses, accs = [], []
         for ctx in ctxs:
-            logits = torch.cat([self.learner.logits(ctx, self._batch(encoded, range(s, min(s + per_batch, len(encoded)))))
-                                for s in range(0, len(encoded), per_batch)]).cpu()
+            logits = torch.cat([self.learner.logits(ctx, batch) for batch in batches]).cpu()
             losses.append(F.cross_entropy(logits, labels).item())
             accs.append((logits.argmax(-1) == labels).float().mean().item() * 100.0)
         return torch.tensor(losses), torch.tensor(accs)
+
+    def _eval_batches(self, split: str) -> list[LMBatch]:
+        """The split's no-grad batches (eval_batch_size sequences each), collated
+        once: every prompt scored on a split (trajectory, proposals, the final
+        state) reuses them -- the same batches as collating each time."""
+        if split not in self._eval_cache:
+            encoded, _ = self.split(split)
+            per_batch = max(1, self.lm_settings.eval_batch_size // len(encoded[0]))
+            self._eval_cache[split] = [self._batch(encoded, range(s, min(s + per_batch, len(encoded))))
+                                       for s in range(0, len(encoded), per_batch)]
+        return self._eval_cache[split]
 
     @torch.no_grad()
     def evaluate_templates(self, templates: list[str], split: str = "train"):

@@ -43,7 +43,7 @@ class PromptProblem:
         # {} or None: CoOp (see maao.learners.settings)
         self.learner: PromptLearner = build_learner(
             learner, backbone, self.classnames, dataset.template, settings.n_ctx,
-            pad_to=None if settings.fast_path else backbone.max_length)
+            pad_to=None if settings.fast_path else backbone.max_length, dataset_name=dataset.name)
         self.class_ids = self.learner.class_ids
         self.train = train_split
         self._cache_dir = cache_dir
@@ -141,6 +141,20 @@ class PromptProblem:
                                  reduction="none").mean(1)
         accs = (logits.argmax(-1) == y).float().mean(1) * 100.0
         return losses.cpu(), accs.cpu()
+
+    @torch.no_grad()
+    def score_templates_as_learner(self, templates: list[str], split: str = "train"):
+        """Loss/accuracy of hard templates as the learner scores the prompts it
+        trains. A learner whose only trained part is the context (CoOp) is the
+        frozen encoder with hard tokens in the context's place, so a template is
+        scored as its own text (`evaluate_templates`). A learner with other
+        trained parts (TCP's meta-net, the LM learner's head) scores a prompt
+        only in its own form: the template as the context a restart from it
+        begins with (as an LLM proposal is scored), through those parts as
+        trained now."""
+        if not self.learner.extra_parameters():
+            return self.evaluate_templates(templates, split)
+        return self.evaluate(torch.stack([self.embed_template(t) for t in templates]), split)
 
     @torch.no_grad()
     def evaluate_templates(self, templates: list[str], split: str = "train"):

@@ -22,7 +22,10 @@ KEY_NUMBERS = (("test_accuracy", "test accuracy (%)"), ("test_loss", "test loss"
                ("train_accuracy", "train accuracy (%)"), ("train_loss", "train loss"),
                ("test_majority_accuracy", "majority class, test (%)"),
                ("llm_calls", "LLM calls"), ("llm_fallbacks", "LLM rounds without a usable proposal"),
+               ("llm_prompt_tokens", "LLM prompt tokens"), ("llm_completion_tokens", "LLM completion tokens"),
+               ("llm_cost_usd", "LLM cost (USD, at the recorded calls' token counts)"),
                ("seconds", "seconds"))
+COUNTS = ("llm_calls", "llm_fallbacks", "llm_prompt_tokens", "llm_completion_tokens")
 
 
 def final_prompt_text(record: dict) -> str:
@@ -55,7 +58,7 @@ def run_note(tags: dict, metrics: dict, prompt: str, marks: list[tuple[int, str]
     for key, label in KEY_NUMBERS:
         if key in metrics:
             value = metrics[key]
-            lines.append(f"| {label} | {value:.0f} |" if key in ("llm_calls", "llm_fallbacks")
+            lines.append(f"| {label} | {value:.0f} |" if key in COUNTS
                          else f"| {label} | {value:.2f} |" if "accuracy" in key or key == "seconds"
                          else f"| {label} | {value:.4f} |")
     lines += ["", f"Final prompt: `{prompt}`" if prompt else "Final prompt: (none)"]

@@ -17,6 +17,7 @@ from pathlib import Path
 import torch
 
 from .gradient import GradientSettings
+from .llm.prices import usage_metrics
 from .methods import Budget, RunContext, RunLog, get_method
 from .problem import ProblemSettings, PromptProblem
 from .tracking import NOTE, PARENT, Tracker
@@ -135,6 +136,29 @@ def build_problem(config: RunConfig, data_dir=None, cache_dir=None) -> PromptPro
                          learner=config.learner)
 
 
+def check_inputs(configs, data_dir=None) -> None:
+    """Every dataset of the configs loads (a paper set: from its data folder)
+    and every mini few-shot sample is stored: checked before the store is
+    opened, so that a missing seed or --data-dir fails before any run trains
+    (a DatasetError, one line)."""
+    from .datasets import few_shot
+    from .datasets.base import DatasetError
+
+    seen = set()
+    for config in configs:
+        if (config.dataset, config.shots, config.sample_seed) in seen:
+            continue
+        seen.add((config.dataset, config.shots, config.sample_seed))
+        try:
+            dataset = _dataset(config.dataset, str(data_dir) if data_dir else None)
+        except DatasetError as err:
+            if data_dir:
+                raise
+            raise DatasetError(f"{err} (no --data-dir given: the default is $MAAO_DATA_DIR, else ~/data)") from None
+        if dataset.scale == "mini" and not getattr(dataset, "is_lm_task", False):
+            few_shot(dataset, config.shots, config.sample_seed)   # reads the stored file
+
+
 def resolve(config: RunConfig, problem: PromptProblem) -> RunConfig:
     """Fill recipe defaults (gradient settings, budget) so the hash covers them."""
     from .presets import get_recipe
@@ -182,7 +206,7 @@ def execute(config: RunConfig, tracker: Tracker, store=None, data_dir=None, cach
 
         if store is None:
             raise ValueError(f"method {config.method!r} needs an LLM response store")
-        llm = LLMClient(LLMSettings(**config.llm), store)
+        llm = LLMClient(LLMSettings(**config.llm), store, run_seed=config.seed)
         # A finished run stands for this one only if its replies are the store's;
         # live and refresh modes ask the endpoint again, so they reuse none.
         replays = store.mode in ("replay", "record-missing")
@@ -201,6 +225,10 @@ def execute(config: RunConfig, tracker: Tracker, store=None, data_dir=None, cach
     if claim.state == "finished":
         if parent_run_id:
             tracker.adopt(parent_run_id, claim.run)
+        if llm is not None:   # the manifest of a resumed sweep lists the reused run's keys too
+            pairs = provenance.pairs_of(claim.run)
+            store.used_keys.update(key for key, _ in pairs or ())
+            store.used_keys_known &= pairs is not None
         return RunSummary(config, True, dict(claim.run.data.metrics), 0.0, claim.run_id)
     if claim.state == "busy":
         return RunSummary(config, True, {}, 0.0, claim.run_id, busy=True)
@@ -231,6 +259,7 @@ def execute(config: RunConfig, tracker: Tracker, store=None, data_dir=None, cach
             artifacts["llm_transcript.json"] = llm.transcript
             artifacts["llm_pairs.json"] = provenance.used_pairs(llm.transcript)
             metrics["llm_calls"] = len(llm.transcript)
+            metrics.update(usage_metrics(llm.transcript, config.llm.get("model")))   # tokens, cost (USD)
             end_tags = provenance.finish_tags(store, llm.transcript)
         try:
             end_tags.update(_readable(config, name, {**tags, **end_tags}, metrics, runlog, artifacts,

@@ -7,6 +7,7 @@ run's hash, so old runs are never mistaken for new ones.
 """
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -43,6 +44,12 @@ class Spec:
         one (an ablation whose settings do not fit that scale's budget), else the
         spec's."""
         return self.scale(scale).get("methods") or self.methods
+
+    def awaiting_recording(self, scale: str) -> set:
+        """Rows of the scale whose LLM replies are not recorded yet (the scale's
+        `awaiting_recording`): the golden replay and the reports' coverage leave
+        them out; a sweep in a recording mode runs them like any row."""
+        return set(self.scale(scale).get("awaiting_recording") or ())
 
     def responses_path(self, scale: str) -> Path:
         rel = self.scale(scale).get("responses", f"../responses/{self.table}-{scale}.jsonl")
@@ -118,15 +125,27 @@ def _row(entry, path) -> dict:
     budget, problem, learner} (e.g. the combined method without OT, or with
     cosine projection: `problem` updates the scale's ProblemSettings; or on
     TCP: `learner: {kind: tcp}`; or with another optimizer LLM: `llm` updates
-    the scale's LLM settings, e.g. {model: gpt-4-1106-preview})."""
+    the scale's LLM settings, e.g. {model: gpt-4-1106-preview}; `backbone`,
+    `backbone_options`, `recipe` win over the scale's and its learner block's,
+    e.g. TCP on RN50 where the scale runs TCP on ViT-B/16)."""
     if isinstance(entry, str):
         return {"name": entry, "method": entry, "settings": None, "budget": {}, "problem": {},
                 "learner": {}, "llm": {}}
-    unknown = set(entry) - {"name", "method", "settings", "budget", "problem", "learner", "llm"}
+    optional = ("settings", "budget", "problem", "learner", "llm", "backbone", "backbone_options", "recipe")
+    unknown = set(entry) - {"name", "method", *optional}
     if "name" not in entry or "method" not in entry or unknown:
         raise SpecError(f"{path}: a methods entry needs 'name' and 'method' (and optionally "
-                        f"'settings', 'budget', 'problem', 'learner', 'llm'); got {entry}")
+                        f"{', '.join(repr(k) for k in optional)}); got {entry}")
     return {"settings": None, "budget": {}, "problem": {}, "learner": {}, "llm": {}, **entry}
+
+
+def learner_settings_or_error(values: dict, where: str) -> None:
+    from .learners.settings import learner_settings
+
+    try:
+        learner_settings(values)
+    except (TypeError, ValueError) as err:
+        raise SpecError(f"{where}: {err}") from None
 
 
 def _check_learner_fits(learner: dict, dataset: str, where: str) -> None:
@@ -146,6 +165,24 @@ def _check_method(method: str, settings: dict, where: str) -> None:
         get_method(method).from_dict(settings)
     except (TypeError, ValueError) as err:
         raise SpecError(f"{where}: {err}") from None
+
+
+def _check_backbone_options(name: str, options: dict | None, where: str) -> None:
+    """Option names against the backbone's constructor (a typo used to surface
+    as a TypeError once the sweep had created the store)."""
+    import importlib
+    import inspect
+
+    from .backbones import BACKBONES
+
+    module, cls, _ = BACKBONES[name]
+    params = inspect.signature(getattr(importlib.import_module(module), cls).__init__).parameters
+    known = [p for p in params if p != "self"]
+    for key in options or {}:
+        if key not in known:
+            close = difflib.get_close_matches(str(key), known, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise SpecError(f"{where}: unknown option {key!r} for backbone {name!r}{hint}; known: {known}")
 
 
 def expand(spec: Spec, scale: str, datasets=None, shots=None, seeds=None, methods=None,
@@ -183,13 +220,20 @@ def expand(spec: Spec, scale: str, datasets=None, shots=None, seeds=None, method
                         f"{where}: method {name!r} problem")
         method = row["method"]
         learner = dict(row["learner"] or {})
-        # The scale's block for this learner kind may change backbone and recipe.
+        learner_settings_or_error(learner, f"{where}: method {name!r} learner")
+        # The scale's block for this learner kind may change backbone and recipe,
+        # and the row its own.
         on = {"backbone": body["backbone"], "backbone_options": body.get("backbone_options"),
               "recipe": body["recipe"],
-              **((body.get("learners") or {}).get(learner.get("kind", "coop")) or {})}
+              **((body.get("learners") or {}).get(learner.get("kind", "coop")) or {}),
+              **{k: row[k] for k in ("backbone", "backbone_options", "recipe") if k in row}}
         for key, known in (("backbone", BACKBONES), ("recipe", RECIPES)):
             if on[key] not in known:
                 raise SpecError(f"{where}.learners: unknown {key} {on[key]!r}; known: {sorted(known)}")
+        kind_block = (body.get("learners") or {}).get(learner.get("kind", "coop")) or {}
+        _check_backbone_options(on["backbone"], on["backbone_options"],
+                                f"{where}.learners.{learner.get('kind', 'coop')}.backbone_options"
+                                if "backbone_options" in kind_block else f"{where}.backbone_options")
         # A row's own settings win; else the spec's, updated by the scale's
         # (e.g. the mini scale's perturbation, calibrated to its backbone).
         settings = row["settings"] if row["settings"] is not None else {

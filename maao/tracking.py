@@ -34,6 +34,7 @@ from mlflow.tracking import MlflowClient
 
 from .claims import Lease, forget, is_live, store_lock
 from .redact import redact, redact_obj
+from .sqlite_store import ensure_created, quiet_schema_logs
 
 log = logging.getLogger(__name__)
 
@@ -87,9 +88,13 @@ class Tracker:
         self.host = socket.gethostname()
         with store_lock(self.uri):
             # A new SQLite store runs MLflow's schema migrations here; two
-            # processes doing it at once crash ("duplicate column name").
-            self.client = MlflowClient(self.uri)
-            self.client.search_experiments(max_results=1)
+            # processes doing it at once crash ("duplicate column name"), and
+            # one interrupted among them left a half-made file: the schema is
+            # built in a temporary file and moved into place (maao/sqlite_store.py).
+            with quiet_schema_logs():
+                ensure_created(self.uri)
+                self.client = MlflowClient(self.uri)
+                self.client.search_experiments(max_results=1)
 
     def artifact_root(self) -> str | None:
         """Artifacts of a SQLite store live beside the .db file ("<dir>/mlartifacts"),
@@ -172,27 +177,35 @@ class Tracker:
             order_by=["attributes.start_time DESC"], max_results=1)
         return runs[0] if runs else None
 
-    def runs(self, experiment: str, config_hash: str, status: str) -> list:
-        """Runs of this configuration with this status, newest first."""
-        return self.client.search_runs(
-            [self.experiment_id(experiment)],
-            filter_string=f"tags.config_hash = '{config_hash}' and attributes.status = '{status}'",
-            order_by=["attributes.start_time DESC"], max_results=1000)
+    def runs(self, experiment: str, config_hash: str, status: str | None = None) -> list:
+        """Runs of this configuration (with this status, else all), newest first."""
+        where = f"tags.config_hash = '{config_hash}'" + (f" and attributes.status = '{status}'" if status else "")
+        return self.client.search_runs([self.experiment_id(experiment)], filter_string=where,
+                                       order_by=["attributes.start_time DESC"], max_results=1000)
 
     def claim(self, experiment: str, config_hash: str, name: str, tags: dict,
               reusable=None, force: bool = False) -> Claim:
         """A finished run of this configuration that `reusable(run)` accepts,
         else one a live process is training ("busy"), else a new RUNNING run
         owned (leased) by this process. Stale RUNNING runs (their process died)
-        are closed as KILLED, tagged `replaced_by` the new run."""
+        are closed as KILLED, tagged `replaced_by` the new run.
+
+        The configuration's runs are read in one query, one snapshot of their
+        statuses: a run that finishes meanwhile is RUNNING in it, and then
+        either still leased (busy: waited for) or re-read as FINISHED. Two
+        queries (finished, then running) could miss it in both and train the
+        configuration a second time."""
         ok = reusable or (lambda run: True)
         with store_lock(self.uri):
+            snapshot = self.runs(experiment, config_hash)
+            by_status = {status: [r for r in snapshot if r.info.status == status]
+                         for status in ("FINISHED", "RUNNING", "KILLED")}
             if not force:
-                for run in self.runs(experiment, config_hash, "FINISHED"):
+                for run in by_status["FINISHED"]:
                     if ok(run):
                         return Claim("finished", run.info.run_id, run)
             stale = []
-            for run in self.runs(experiment, config_hash, "RUNNING"):
+            for run in by_status["RUNNING"]:
                 run_id = run.info.run_id
                 if run.data.tags.get("host", self.host) != self.host:
                     continue  # another machine's run: its lease is not visible here
@@ -205,8 +218,7 @@ class Tracker:
                     return Claim("finished", run_id, now)
                 if now.info.status == "RUNNING":
                     stale.append(run_id)
-            killed = [r.info.run_id for r in self.runs(experiment, config_hash, "KILLED")
-                      if "replaced_by" not in r.data.tags]
+            killed = [r.info.run_id for r in by_status["KILLED"] if "replaced_by" not in r.data.tags]
             run_id = self.start(experiment, name, {**tags, "host": self.host, "pid": os.getpid()})
             self._leases[run_id] = Lease(self.uri, run_id)
             for old in stale:
@@ -270,7 +282,16 @@ class Tracker:
             self.client.log_artifact(run_id, str(path), str(Path(name).parent) if "/" in name else None)
 
     def fail(self, run_id: str, error: BaseException) -> None:
-        self.client.set_tag(run_id, "error", redact(f"{type(error).__name__}: {error}")[:5000])
-        self.client.set_terminated(run_id, "FAILED" if not isinstance(error, KeyboardInterrupt)
-                                   else "KILLED")
-        self._release(run_id)
+        """Close the run as FAILED (KILLED for an interrupt). Best effort: when
+        the store itself is the fault (disk full, read-only, server down) the
+        run stays RUNNING with its lease released, and the next sweep closes
+        it as KILLED; the original error is what the caller reports."""
+        try:
+            self.client.set_tag(run_id, "error", redact(f"{type(error).__name__}: {error}")[:5000])
+            self.client.set_terminated(run_id, "FAILED" if not isinstance(error, KeyboardInterrupt)
+                                       else "KILLED")
+        except Exception as err:  # noqa: BLE001 - never hide the error being reported
+            log.info("run %s could not be closed (%s: %s); the next sweep closes it as KILLED",
+                        run_id, type(err).__name__, str(err).splitlines()[0][:200] if str(err) else "")
+        finally:
+            self._release(run_id)

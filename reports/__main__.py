@@ -1,4 +1,4 @@
-"""python -m reports {table1,table2,...,table8,figure2,figure4} --tracking-uri URI --scale mini --out DIR"""
+"""python -m reports {table1,table2,...,table8,figure2,figure4,claims} --tracking-uri URI --scale mini --out DIR"""
 
 from __future__ import annotations
 
@@ -9,11 +9,9 @@ import warnings
 
 
 def _specs():
-    from .ablations import SPECS
-    from .table1 import SPEC as TABLE1
-    from .table3 import SPEC
+    from .fixture import method_table_specs
 
-    return {"table1": TABLE1, "table3": SPEC, **SPECS}
+    return method_table_specs()
 
 
 def _load(loader, *args, **kwargs):
@@ -33,10 +31,22 @@ def _load(loader, *args, **kwargs):
     return result
 
 
+def _ledger(paths, missing) -> list:
+    """A complete table refreshes the claims ledger beside it (it reads the tables' outputs)."""
+    if missing or not paths:
+        return []
+    from . import claims
+
+    d = paths[0].parent
+    return claims.write_ledger(claims.build_ledger(d), d)
+
+
 def main(argv=None) -> int:
     specs = _specs()
     ap = argparse.ArgumentParser(prog="python -m reports", description="Build result tables from MLflow runs.")
-    ap.add_argument("table", choices=sorted([*specs, "table2"]) + ["figure2", "figure4"], help="which table/figure to build")
+    ap.add_argument("table", choices=sorted([*specs, "table2"]) + ["figure2", "figure4", "claims"],
+                    help="which table/figure to build; claims: the claims ledger (reports/claims.md, .csv) "
+                         "from the tables' committed inputs and the figure2 runs")
     ap.add_argument("--tracking-uri", default=os.environ.get("MLFLOW_TRACKING_URI", "sqlite:///mlflow.db"),
                     help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI or sqlite:///mlflow.db)")
     ap.add_argument("--scale", default="mini", help="mini or paper (default: mini)")
@@ -48,6 +58,13 @@ def main(argv=None) -> int:
     ap.add_argument("--table", dest="source_table", default="table3",
                     help="figure4: table whose combined runs are read (default: table3)")
     args = ap.parse_args(argv)
+
+    if args.table == "claims":
+        from . import claims
+
+        paths = claims.write_ledger(claims.build_ledger(), args.out)
+        print("wrote: " + ", ".join(str(p) for p in paths))
+        return 0
 
     if args.table == "figure2":
         from . import figure2
@@ -80,6 +97,7 @@ def main(argv=None) -> int:
         if made is None:
             return 2
         res, paths, _ = made
+        paths += _ledger(paths, res.missing)
         if res.missing:
             print(f"warning: {len(res.missing)} cells of spec table2 ({args.scale}) have no finished run; "
                   "the caption says so", file=sys.stderr)
@@ -95,16 +113,14 @@ def main(argv=None) -> int:
                responses=coverage.responses_file(args.table, args.scale))
     if df is None:
         return 2
-    from .ablations import table_spec
+    from .fixture import table_spec_for
+    from .health import load_health
     from .method_table import DEFAULT_OUT
 
     expected = coverage.expected_cells(args.table, args.scale)
-    spec = table_spec(args.table, args.scale, specs[args.table])
-    if args.table == "table3":  # the ZOPO row where the experiment spec lists it
-        from .table3 import spec_for_rows
-
-        spec = spec_for_rows({cell[0] for cell in expected or ()})
+    spec = table_spec_for(args.table, args.scale, {cell[0] for cell in expected or ()})
     res = build_table(df, spec, expected)
+    res.health = load_health(args.tracking_uri, df[df["method"].isin(list(spec.labels))])
     out = args.out
     if res.missing:
         # A partial table never replaces the committed full one unless asked to.
@@ -112,6 +128,7 @@ def main(argv=None) -> int:
         print(f"warning: {len(res.missing)} of {len(expected)} cells of spec {args.table} "
               f"({args.scale}) have no finished run; the caption says so", file=sys.stderr)
     paths = write_all(res, out)
+    paths += _ledger(paths, res.missing)
     print(render_markdown(res))
     print("wrote: " + ", ".join(str(p) for p in paths))
     return 0

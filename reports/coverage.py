@@ -16,7 +16,8 @@ CELL = ("method", "dataset", "shots", "seed")
 
 def expected_cells(table: str, scale: str) -> set | None:
     """(row name, dataset, shots, seed) of every run the spec `table` lists at
-    `scale`; None when there is no such spec or scale (no check then)."""
+    `scale`, less the rows it declares `awaiting_recording` (see
+    `awaiting_rows`); None when there is no such spec or scale (no check then)."""
     from maao.spec import load_spec
     from maao.speccheck import SpecError
 
@@ -25,9 +26,24 @@ def expected_cells(table: str, scale: str) -> set | None:
         body = spec.scale(scale)
     except SpecError:
         return None
-    rows = [r["name"] for r in spec.rows(scale)]
+    pending = spec.awaiting_recording(scale)
+    rows = [r["name"] for r in spec.rows(scale) if r["name"] not in pending]
     return set(itertools.product(rows, body["datasets"], [int(k) for k in body["shots"]],
                                  [int(s) for s in body["seeds"]]))
+
+
+def awaiting_rows(table: str, scale: str) -> list:
+    """Rows the spec declares but has not recorded yet (`awaiting_recording`):
+    a report names them "not recorded" instead of counting their cells missing."""
+    from maao.spec import load_spec
+    from maao.speccheck import SpecError
+
+    try:
+        spec = load_spec(table)
+        pending = spec.awaiting_recording(scale)
+        return [r["name"] for r in spec.rows(scale) if r["name"] in pending]
+    except SpecError:
+        return []
 
 
 def missing_cells(cells: pd.DataFrame, expected: set | None) -> list:

@@ -8,26 +8,26 @@ the per-seed shot-averaged accuracy (``reports.spread``).  One row is the
 paired over (dataset, shots, seed).  A spec may instead list explicit
 ``pairs`` ((row, baseline), ...), e.g. Table 8's "combined vs gradient at
 each prompt length": then exactly those comparisons are made (row −
-baseline), Holm-adjusted over the pairs.  Markdown/LaTeX rendering lives in
-``reports.render``.
+baseline), Holm-adjusted over the pairs.  Every comparison also gets its
+verdict (``reports.verdict``); the layout is ``reports.method_layout`` (the
+table model of ``reports.model``), rendered by ``reports.render``.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import pandas as pd
 from scipy import stats as _st
 
-from . import coverage, spread, stats
+from . import coverage, render, spread, stats, verdict
+from .claim_list import claims_of
+from .method_layout import below_majority_text, document
+from .model import AVG, DAGGER, DDAGGER, csv_text as _csv_text, fmt_num as _f, fmt_p  # noqa: F401 (re-exported)
 from .paper_numbers import PAPER
-from .render import AVG, DAGGER, DDAGGER, fmt_p, render_latex, render_markdown  # render_* re-exported
 
 __all__ = [
     "TableSpec",
@@ -67,6 +67,9 @@ class TableSpec:
     pairs: tuple | None = None
     # Rows of the paper's table whose published numbers are missing (printed as "–").
     paper_missing: tuple = ()
+    # TOST margin (accuracy points) of the "equivalent" verdict, fixed before any result
+    # was read (docs/decisions.md, decision 75).
+    equivalence_margin: float = verdict.DEFAULT_MARGIN
 
     @property
     def labels(self) -> dict:
@@ -99,6 +102,7 @@ class TableResult:
     by_shots: pd.DataFrame | None = None  # method, dataset, shots, n (seeds), mean, std
     majority: pd.DataFrame | None = None  # dataset (+Average), n (runs), mean; None: metric not logged
     missing: list = field(default_factory=list)  # cells of the spec without a run (reports.coverage)
+    health: pd.DataFrame | None = None  # per-round mechanism health of its LLM runs (reports.health)
 
 
 # --------------------------------------------------------------------------
@@ -115,13 +119,20 @@ def _best_flags(means: pd.Series, decimals: int) -> pd.Series:
     return r == r.max()
 
 
-def _summarise(cells: pd.DataFrame, spec: TableSpec, datasets: list) -> tuple:
-    """(summary, notes): entries as defined in ``reports.spread``, plus best flags."""
+def _summarise(cells: pd.DataFrame, spec: TableSpec, datasets: list, majority=None) -> tuple:
+    """(summary, notes): entries as defined in ``reports.spread``, plus best flags and
+    ``below_majority``.  A value below the column's majority-class rate is never best:
+    bold marks the best of the values above that reference line (none when all are below)."""
     s, notes = spread.summarise(cells, spec.methods, spec.value, datasets)
+    line = {} if majority is None else dict(zip(majority["dataset"], majority["mean"]))
+    s["below_majority"] = [bool(np.isfinite(line.get(ds, math.nan)) and np.isfinite(m)
+                                and _round(m, spec.decimals) < _round(line[ds], spec.decimals))
+                           for ds, m in zip(s["dataset"], s["mean"])]
     s["best"] = False
     for ds in datasets + [AVG]:
         idx = s["dataset"] == ds
-        s.loc[idx, "best"] = _best_flags(s.loc[idx, "mean"], spec.decimals).to_numpy()
+        means = s.loc[idx, "mean"].where(~s.loc[idx, "below_majority"])
+        s.loc[idx, "best"] = _best_flags(means, spec.decimals).to_numpy()
     return s, notes
 
 
@@ -167,6 +178,9 @@ def _ordering_paragraph(res_summary, paper, sig, spec: TableSpec, scale: str, n_
     ours = res_summary[(res_summary["dataset"] == AVG)].set_index("method")["mean"]
     ours = {k: float(v) for k, v in ours.items() if np.isfinite(v)}
     lines = [f"**Does the {scale} scale reproduce the paper's ordering?** "]
+    below = below_majority_text(res_summary, labels, AVG)
+    if below:
+        lines.append(below + " ")
 
     def pairs_tail(missing=()) -> str:  # explicit pairs: the within-pair verdicts always follow
         tail = [_pairs_verdict(sig, paper, spec, scale)]
@@ -216,6 +230,9 @@ def _ordering_paragraph(res_summary, paper, sig, spec: TableSpec, scale: str, n_
     )
     if o_order == p_order:
         lines.append("The orderings are identical. ")
+    elif len(common) == 2:  # a rank correlation of two items is +-1 by construction: say it in words
+        lines.append(f"The two rows swap places: the paper has {labels[p_order[0]]} above "
+                     f"{labels[p_order[1]]}. ")
     else:
         tau = _st.kendalltau([o[k] for k in common], [p[k] for k in common]).statistic
         moved = [labels[k] for k in common if o_order.index(k) != p_order.index(k)]
@@ -239,19 +256,10 @@ def _ordering_paragraph(res_summary, paper, sig, spec: TableSpec, scale: str, n_
             )
     # Significance summary
     if sig is not None and len(sig):
-        better = [labels[b] for b, m in zip(sig["baseline"], sig["marker"]) if m == DAGGER]
-        worse = [labels[b] for b, m in zip(sig["baseline"], sig["marker"]) if m == DDAGGER]
-        neutral = [labels[b] for b, m in zip(sig["baseline"], sig["marker"]) if m == ""]
         ref_lab = labels.get(ref, ref)
-        if better:
-            lines.append(f"{ref_lab} is significantly better than {', '.join(better)}. ")
-        if worse:
-            lines.append(f"{', '.join(worse)} significantly outperform(s) {ref_lab}. ")
-        if neutral:
-            lines.append(
-                f"No significant difference (Holm-adjusted Wilcoxon p >= {spec.alpha}) from "
-                f"{', '.join(neutral)}. "
-            )
+        lines.append(f"{ref_lab} against each row (verdicts as in the paired-comparison table): "
+                     + "; ".join(f"vs {labels.get(b, b)}: {v}" for b, v in zip(sig["baseline"], sig["verdict"]))
+                     + ". ")
         if n_note:
             lines.append(n_note + " ")
     if missing:
@@ -279,14 +287,8 @@ def _pairs_verdict(sig, paper, spec: TableSpec, scale: str) -> str:
             continue
         ci = ("CI n/a" if not np.isfinite(r["ci_low"])
               else f"{int(spec.confidence * 100)}% CI [{r['ci_low']:+.{d}f}, {r['ci_high']:+.{d}f}]")
-        if r["marker"] == DAGGER:
-            verdict = f"{la} significantly better"
-        elif r["marker"] == DDAGGER:
-            verdict = f"{lb} significantly better"
-        else:
-            verdict = "not significant"
         txt = (f"{la} − {lb} = {r['mean_diff']:+.{d}f} ({ci}, n = {int(r['n_pairs'])} pairs, "
-               f"Holm p = {fmt_p(r['holm_p'])}: {verdict})")
+               f"Holm p = {fmt_p(r['holm_p'])}: {r['verdict']})")
         pa, pb = pav.get(a, math.nan), pav.get(b, math.nan)
         if np.isfinite(pa) and np.isfinite(pb):
             pdiff = pa - pb
@@ -318,14 +320,12 @@ def _compare_pairs(cells: pd.DataFrame, spec: TableSpec) -> pd.DataFrame:
         parts.append(one)
     out = pd.concat(parts, ignore_index=True)
     out["holm_p"] = stats.holm(out["wilcoxon_p"].to_numpy(dtype=float))
-    markers = []
-    for _, r in out.iterrows():  # same rule as stats.compare_to_reference, over the pairs' Holm p
-        m = ""
-        if np.isfinite(r["holm_p"]) and r["holm_p"] < spec.alpha:
-            m = DAGGER if r["mean_diff"] > 0 else (DDAGGER if r["mean_diff"] < 0 else "")
-        markers.append(m)
-    out["marker"] = markers
-    return out
+    return out  # markers: _winner_marks, after the verdicts
+
+
+def _paired_diffs(cells: pd.DataFrame, a: str, b: str, spec: TableSpec) -> np.ndarray:
+    p = stats.pair_cells(cells, a, b, spec.pair_on, spec.value)
+    return (p["a"] - p["b"]).to_numpy(dtype=float)
 
 
 def build_table(df: pd.DataFrame, spec: TableSpec, expected: set | None = None) -> "TableResult":
@@ -365,25 +365,23 @@ def build_table(df: pd.DataFrame, spec: TableSpec, expected: set | None = None) 
     if absent:
         notes.append(f"no runs for: {', '.join(absent)}")
 
-    summary, spread_notes = _summarise(cells, spec, datasets)
-    notes += spread_notes
     majority, majority_notes = spread.majority(df, datasets, spec.decimals)
-    notes += majority_notes
+    summary, spread_notes = _summarise(cells, spec, datasets, majority)
+    notes += spread_notes + majority_notes
 
     if spec.pairs is None:
-        present_baselines = [b for b in spec.baselines]
         sig = stats.compare_to_reference(
-            cells, spec.reference, present_baselines, pair_on=spec.pair_on, value=spec.value,
+            cells, spec.reference, spec.baselines, pair_on=spec.pair_on, value=spec.value,
             alpha=spec.alpha, confidence=spec.confidence, n_resamples=spec.n_resamples,
             random_state=spec.random_state,
         )
-        marker = dict(zip(sig["baseline"], sig["marker"]))
-    else:  # a row that is the baseline of several pairs gets each pair's marker
+        sig.insert(0, "row", spec.reference)
+    else:
         sig = _compare_pairs(cells, spec)
-        marker = {}
-        for b, m in zip(sig["baseline"], sig["marker"]):
-            marker[b] = marker.get(b, "") + m
-    summary["marker"] = summary["method"].map(lambda k: marker.get(k, ""))
+    diffs = [_paired_diffs(cells, a, b, spec) for a, b in spec.comparisons]
+    sig = verdict.add_verdicts(sig, diffs, spec.alpha, spec.equivalence_margin)
+    sig["marker"], winners = verdict.winner_marks(sig)
+    summary["marker"] = summary["method"].map(lambda k: winners.get(k, ""))
 
     paper = _paper_frame(spec)
 
@@ -410,19 +408,19 @@ def build_table(df: pd.DataFrame, spec: TableSpec, expected: set | None = None) 
                 f"The absence of a marker is then not evidence of no difference."
             )
     if spec.pairs is None:
-        who = f"{ref_lab} vs each other row"
-        marks = (f"{DAGGER}: {ref_lab} significantly better; "
-                 f"{DDAGGER}: that row significantly better than {ref_lab}.")
+        who = f"{ref_lab} vs each other row (difference: {ref_lab} − row)"
     else:
         lab = spec.labels
         who = ("only within the pairs " + "; ".join(f"{lab.get(a, a)} vs {lab.get(b, b)}"
                                                    for a, b in spec.comparisons)
                + " (difference: first − second)")
-        marks = (f"{DAGGER} on a row: the row it is paired with significantly better; "
-                 f"{DDAGGER}: that row significantly better than the row it is paired with.")
+    marks = (f"{DAGGER}k on a row: that row won comparison k of the paired-comparison table "
+             f"(significantly better there, Holm-adjusted).")
+    bold = ("Bold: best per column among the values at or above the majority-class rate (none where "
+            "every value is below it)." if majority is not None else "Bold: best per column.")
     caption = (
         f"{spec.title} ({scale} scale). {spread.spread_text(cells['shots'], n_txt, spec.name)} "
-        f"Bold: best per column. Significance: {who}, paired over "
+        f"{bold} Significance: {who}, paired over "
         f"(dataset, shots, seed) cells present for both ({pairs_txt} pairs); two-sided Wilcoxon "
         f"signed-rank test (zero differences dropped; exact null distribution, by sign-flip enumeration "
         f"over mid-ranks when absolute differences tie; normal approximation beyond 50 pairs, or beyond "
@@ -430,6 +428,8 @@ def build_table(df: pd.DataFrame, spec: TableSpec, expected: set | None = None) 
         f"Wilcoxon p-values, alpha = {spec.alpha}. {marks} Paired t-test p and the "
         f"{int(spec.confidence * 100)}% paired bootstrap CI of the mean difference (BCa, percentile "
         f"fallback; {spec.n_resamples} resamples, seed {spec.random_state}) are reported alongside. "
+        f"Equivalence margin: ±{spec.equivalence_margin:g} accuracy points (a setting of the table's "
+        f"spec). {verdict.method_text(spec.alpha, spec.equivalence_margin)} "
         + (n_note if n_note else "")
     ).strip()
     if majority is not None:
@@ -451,63 +451,84 @@ def build_table(df: pd.DataFrame, spec: TableSpec, expected: set | None = None) 
                        by_shots=spread.by_shots(cells, spec.value), majority=majority, missing=missing)
 
 
-def _f(x, fmt="{:.6f}") -> str:
-    if x is None or (isinstance(x, float) and not np.isfinite(x)):
-        return ""
-    return fmt.format(x)
-
-
-def _csv_text(header: Sequence[str], rows: Sequence[Sequence]) -> str:
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(header)
-    w.writerows(rows)
-    return buf.getvalue()
-
-
 def _out_path(res: TableResult, path, suffix: str) -> Path:
     p = Path(path) if path is not None else DEFAULT_OUT / f"{res.spec.name}{suffix}"
     p.parent.mkdir(parents=True, exist_ok=True)
     return p
 
 
+def _involvement(res: TableResult) -> dict:
+    """{method: "k: verdict; ..."} over the comparisons the method takes part in."""
+    out = {}
+    for k, (_, r) in enumerate(res.significance.iterrows(), 1):
+        for m in (r["row"], r["baseline"]):
+            out.setdefault(m, []).append(f"{k}: {r['verdict']}")
+    return {m: "; ".join(v) for m, v in out.items()}
+
+
 def csv_text(res: TableResult) -> str:
-    """Summary (ours + paper) in long form; byte-stable for the same input."""
+    """Summary (ours + paper) in long form; byte-stable for the same input.  ``verdicts``:
+    the numbered comparisons (paired-comparison table) the row takes part in."""
     rows = []
+    inv = _involvement(res)
     for _, r in res.summary.iterrows():
         rows.append([res.scale, r["method"], r["label"], r["dataset"], int(r["n"]), _f(r["mean"]),
-                     _f(r["std"]), int(bool(r["best"])), r["marker"]])
+                     _f(r["std"]), int(bool(r["best"])), r["marker"], int(bool(r["below_majority"])),
+                     inv.get(r["method"], "")])
     if res.paper is not None:
         for _, r in res.paper.iterrows():
             rows.append(["paper", r["method"], r["label"], r["dataset"], "", _f(r["mean"]), "",
-                         int(bool(r["best"])), ""])
-    return _csv_text(["source", "method", "label", "dataset", "n", "mean", "std", "best", "marker"], rows)
+                         int(bool(r["best"])), "", "", ""])
+    return _csv_text(["source", "method", "label", "dataset", "n", "mean", "std", "best", "marker",
+                      "below_majority", "verdicts"], rows)
 
 
-def significance_csv_text(res: TableResult) -> str:
-    cols = ["baseline", "n_pairs", "mean_diff", "ci_low", "ci_high", "ci_method", "wilcoxon_stat",
-            "wilcoxon_p", "wilcoxon_n_nonzero", "wilcoxon_method", "min_possible_p", "ttest_t", "ttest_p",
-            "holm_p", "marker", "wilcoxon_note", "ttest_note"]
+SIGNIFICANCE_COLUMNS = [
+    "row", "baseline", "n_pairs", "mean_diff", "ci_low", "ci_high", "ci_method", "wilcoxon_stat",
+    "wilcoxon_p", "wilcoxon_n_nonzero", "wilcoxon_method", "min_possible_p", "ttest_t", "ttest_p",
+    "holm_p", "marker", "wilcoxon_note", "ttest_note", "comparison", "sd_diff", "tost_p", "margin",
+    "holm_level", "mde", "floor", "wins", "ties", "losses", "verdict"]
+
+
+def significance_rows(sig: pd.DataFrame) -> list:
+    """The rows of a significance CSV (``SIGNIFICANCE_COLUMNS``); also used by reports.table2."""
     g = "{:.6g}"
-    paired = res.spec.pairs is not None  # explicit pairs: the compared row comes first
-    if paired:
-        cols = ["row"] + cols
     rows = []
-    for _, r in res.significance.iterrows():
-        lead = [r["row"]] if paired else []
-        rows.append(lead + [r["baseline"], int(r["n_pairs"]), _f(r["mean_diff"]), _f(r["ci_low"]),
+    for k, (_, r) in enumerate(sig.iterrows(), 1):
+        rows.append([r["row"], r["baseline"], int(r["n_pairs"]), _f(r["mean_diff"]), _f(r["ci_low"]),
                      _f(r["ci_high"]), r["ci_method"], _f(r["wilcoxon_stat"], g), _f(r["wilcoxon_p"], g),
                      int(r["wilcoxon_n_nonzero"]), r["wilcoxon_method"], _f(r["min_possible_p"], g),
                      _f(r["ttest_t"], g), _f(r["ttest_p"], g), _f(r["holm_p"], g), r["marker"],
-                     r["wilcoxon_note"], r["ttest_note"]])
-    return _csv_text(cols, rows)
+                     r["wilcoxon_note"], r["ttest_note"], k, _f(r["sd_diff"]), _f(r["tost_p"], g),
+                     _f(r["margin"], g), _f(r["holm_level"], g), _f(r["mde"]), int(bool(r["floor"])),
+                     int(r["wins"]), int(r["ties"]), int(r["losses"]), r["verdict"]])
+    return rows
+
+
+def significance_csv_text(res: TableResult) -> str:
+    return _csv_text(SIGNIFICANCE_COLUMNS, significance_rows(res.significance))
+
+
+def render_markdown(res: TableResult) -> str:
+    return render.markdown(document(res, claims_of(res.spec.name)))
+
+
+def render_latex(res: TableResult) -> str:
+    return render.latex(document(res, claims_of(res.spec.name)))
 
 
 def cells_csv_text(res: TableResult) -> str:
+    """Every cell at full precision (repr): the committed fixture a report is rebuilt from."""
     v = res.spec.value
-    rows = [[r.method, r.dataset, int(r.shots), int(r.seed), _f(float(getattr(r, v)))]
+    rows = [[r.method, r.dataset, int(r.shots), int(r.seed), repr(float(getattr(r, v)))]
             for r in res.cells.itertuples(index=False)]
     return _csv_text(["method", "dataset", "shots", "seed", v], rows)
+
+
+def majority_csv_text(majority: pd.DataFrame) -> str:
+    """The majority-class rate per dataset (the reference row's input), for rebuilding."""
+    rows = [[r.dataset, _f(float(r.mean), "{:.12g}")] for r in majority.itertuples(index=False) if r.dataset != AVG]
+    return _csv_text(["dataset", spread.MAJORITY_METRIC], rows)
 
 
 def _write(p: Path, text: str) -> Path:
@@ -537,14 +558,22 @@ def write_cells_csv(res: TableResult, path=None) -> Path:
 
 
 def write_all(res: TableResult, out_dir=None) -> list:
-    """Write <name>.md, .csv, .tex, _cells.csv and _significance.csv into
-    ``out_dir`` (default ``reports/``); returns the paths."""
+    """Write <name>.md, .csv, .tex, _cells.csv and _significance.csv into ``out_dir``
+    (default ``reports/``), plus _majority.csv and _health.csv where the result has them
+    (with _cells.csv the inputs ``reports.fixture`` rebuilds the report from); returns the paths."""
+    from .health import health_csv_text
+
     d = Path(out_dir) if out_dir is not None else DEFAULT_OUT
     n = res.spec.name
-    return [
+    paths = [
         write_markdown(res, d / f"{n}.md"),
         write_csv(res, d / f"{n}.csv"),
         write_latex(res, d / f"{n}.tex"),
         write_cells_csv(res, d / f"{n}_cells.csv"),
         write_significance_csv(res, d / f"{n}_significance.csv"),
     ]
+    if res.majority is not None:
+        paths.append(_write(d / f"{n}_majority.csv", majority_csv_text(res.majority)))
+    if res.health is not None:
+        paths.append(_write(d / f"{n}_health.csv", health_csv_text(res.health)))
+    return paths

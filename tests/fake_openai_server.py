@@ -15,7 +15,9 @@ Fault, or a callable(body) -> item.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 import threading
 import time
 from dataclasses import dataclass
@@ -67,6 +69,36 @@ _ERROR_TYPES = {
     400: "invalid_request_error", 401: "invalid_api_key", 403: "permission_denied",
     404: "model_not_found", 422: "invalid_request_error", 429: "rate_limit_exceeded",
 }
+
+
+_WORDS = ("clear", "short", "precise", "typical", "simple", "direct", "spoken", "plain")
+
+
+def instruction_style_responder(body: dict) -> str:
+    """Answers an optimizer instruction (maao/instructions.py) the way chat
+    models of its style tend to, as a pure function of the request (so a
+    recording replays exactly):
+
+    - "gpt" style (paper Fig. 3: one user message): a numbered list of three
+      new templates, as asked;
+    - "llama2" style (Fig. 5: a system message first): a preamble, quoted
+      templates with explanations after a dash, one of them a label
+      ("Template: ..."), one an echo of the best template shown, a closing line
+      -- what the paper's Llama-2 post-processing exists for.
+    """
+    messages = body.get("messages") or []
+    text = "\n".join(str(m.get("content", "")) for m in messages)
+    shown = re.findall(r"^Templates: (.*)$", text, re.M)
+    digest = hashlib.sha256(json.dumps(messages, sort_keys=True).encode()).digest()
+    a, b, c = (_WORDS[digest[i] % len(_WORDS)] for i in range(3))
+    if messages and messages[0].get("role") == "system":
+        echo = shown[-1] if shown else "a photo of {}"
+        return (f"Sure! Here are three new prompts that could work better:\n\n"
+                f"1. \"a {a} request about {{}}\" - This keeps the class at the end.\n"
+                f"2. \"{echo}\"\n"
+                f"3. Template: a {b} message on {{}}\n\n"
+                f"I hope these prompts help you get a lower loss!")
+    return f"1. a {a} request about {{}}.\n2. a {b} message asking for {{}}.\n3. a {c} example of {{}}."
 
 
 def completion_body(text: str, model: str, n: int, fingerprint: str = "fp_fake") -> dict:

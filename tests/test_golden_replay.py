@@ -36,3 +36,13 @@ def test_compare_reports_what_moved():
     assert len(lines) == 1 and "test_accuracy" in lines[0] and "80.000000 -> now 70.000000" in lines[0]
     assert golden.compare(want, want, exact=True) == []
     assert "missing from this run" in golden.compare(want, {}, exact=True)[0]
+
+
+def test_platform_names_the_cpu_kernels():
+    """Goldens compare exactly only on the CPU they were made on: another
+    vendor or kernel set reduces floats in another order (decision #136)."""
+    import torch
+
+    pid = golden.platform_id()
+    assert golden.cpu_id() in pid and torch.backends.cpu.get_cpu_capability() in pid
+    assert pid != "x86_64|torch 2.14.1|threads 2"   # the pre-#136 form never matches

@@ -11,7 +11,7 @@ from maao.llm import (
     CorruptRecord, LLMSettings, ReplayMiss, ResponseStore, build_request, check_manifest,
     request_key, write_manifest,
 )
-from maao.llm.store import make_record, read_records
+from maao.llm.store import make_record, read_records, reply_digest
 
 REPO = Path(__file__).resolve().parents[1]
 MSGS = [{"role": "system", "content": "You are a prompt pattern learner."},
@@ -251,11 +251,14 @@ def test_manifest_missing_and_orphans(tmp_path):
     store = ResponseStore(path, mode="record-missing")
     a = put(store, [{"role": "user", "content": "a"}])["key"]
     b = put(store, [{"role": "user", "content": "b"}])["key"]
-    write_manifest(tmp_path / "m" / "exp1.manifest.json", [a, "f" * 64, a])
-    assert json.loads((tmp_path / "m" / "exp1.manifest.json").read_text()) == sorted([a, "f" * 64])
-    missing, orphans = check_manifest(tmp_path / "m" / "exp1.manifest.json", ResponseStore(path))
+    records = ResponseStore(path).records()
+    write_manifest(tmp_path / "m" / "exp1.manifest.json", [a, a], records)
+    assert json.loads((tmp_path / "m" / "exp1.manifest.json").read_text()) == {a: reply_digest(records[a])}
+    # a key the store lacks (a manifest written before digests: a list of keys)
+    (tmp_path / "m" / "exp0.manifest.json").write_text(json.dumps([a, "f" * 64]))
+    missing, orphans = check_manifest(tmp_path / "m", ResponseStore(path))
     assert missing == ["f" * 64] and orphans == [b]
-    write_manifest(tmp_path / "m" / "exp2.manifest.json", [b])
+    write_manifest(tmp_path / "m" / "exp2.manifest.json", [b], records)
     assert check_manifest(tmp_path / "m", ResponseStore(path)) == (["f" * 64], [])
 
 

@@ -205,3 +205,25 @@ def test_figure2_png(tmp_path):
     assert (w, h) == (round(8.8 * figure2.PNG_DPI), round(4.4 * figure2.PNG_DPI))
     assert b"Software" not in png and b"matplotlib" not in png
     assert p1[2].read_bytes() != p1[4].read_bytes()
+
+
+def test_mechanism_health_from_the_recorded_rounds(tmp_path):
+    """reports.health reads every combined run's rounds.json from a real store (issue 22)."""
+    from reports import health
+    from reports.runs import load_runs
+
+    uri = _make_store(tmp_path)
+    df = load_runs(uri, "table3", "mini")
+    h = health.load_health(uri, df[df["method"] == "combined"])
+    # 2 chosen runs x 3 rounds + 10 other combined runs x 1 fallback round each
+    assert len(h) == 16 and set(h["method"]) == {"combined"}
+    chosen = h[(h["shots"] == 4) & (h["seed"] == 1)]
+    assert list(chosen["restart"]) == ["better", "equal", "better"] * 2
+    assert list(chosen["dropped"]) == [0, 1, 3] * 2 and not chosen["echo"].any()
+    s = health.method_summary(h)["combined"]
+    assert (s["rounds"], s["fallback"], s["dropped"], s["better"], s["equal"], s["none"]) == (16, 12, 8, 4, 2, 10)
+    text = health.health_text(h, {"combined": "Combined (ours)"})
+    assert text.startswith("Per LLM row") and "Combined (ours): 16 rounds" in text
+    csv_path = tmp_path / "h.csv"
+    csv_path.write_text(health.health_csv_text(h), encoding="utf-8")
+    assert health.health_csv_text(health.read_health_csv(csv_path)) == csv_path.read_text(encoding="utf-8")

@@ -131,10 +131,10 @@ def test_layout_header_and_entries():
     res = build_table2(runs_frame())
     md = render_markdown(res)
     header = next(ln for ln in md.splitlines() if ln.startswith("| Dataset | Shots |"))
-    assert header == (f"| Dataset | Shots | CoOp | CoOp + LLM ({MODEL}) † | TCP | TCP + LLM ({MODEL}) | "
+    assert header == (f"| Dataset | Shots | CoOp | CoOp + LLM ({MODEL}) †1 | TCP | TCP + LLM ({MODEL}) | "
                       "Majority class (reference) |")
     # shot rows then the dataset's Avg. row, per dataset; overall Average last
-    body = [ln.split("|")[1:3] for ln in md.split("\n\n")[1].splitlines()[2:]]
+    body = [ln.split("|")[1:3] for ln in md.split("\n\n")[2].splitlines()[2:]]
     assert [(d.strip(), k.strip()) for d, k in body] == [
         (ds, k) for ds in DATASETS for k in ("1", "4", "16", "Avg.")] + [("Average", "all")]
     # seeds add 0.1/0.2/0.3: mean +0.2, sample std 0.1
@@ -168,10 +168,10 @@ def test_pair_tests_pair_by_cell_and_holm_over_pairs():
         raw[row] = stats.wilcoxon_test(d).pvalue
         assert sig.loc[row, "wilcoxon_p"] == pytest.approx(raw[row])
     np.testing.assert_allclose(sig["holm_p"], stats.holm([raw["coop_llm"], raw["tcp_llm"]]))
-    assert sig.loc["coop_llm", "marker"] == "†" and sig.loc["tcp_llm", "marker"] == ""
+    assert sig.loc["coop_llm", "marker"] == "†1" and sig.loc["tcp_llm", "marker"] == ""
     assert sig.loc["tcp_llm", "mean_diff"] == pytest.approx(0.6 / 18)
     md = render_markdown(res)
-    assert "| TCP + LLM (qwen-test) | TCP | 18 | +0.03 |" in md
+    assert "| 2 | TCP + LLM (qwen-test) | TCP | 18 | +0.03 |" in md
     assert f"paper (combined_coop_rn50_gpt35 − coop_rn50, mean of its Avg. rows) " \
            f"{paper_difference('coop_llm', 'coop'):+.2f} (same sign)" in res.verdict
 
@@ -180,8 +180,9 @@ def test_reverse_marker_when_the_base_is_better():
     df = runs_frame()
     df.loc[df["method"] == "tcp_llm", "test_accuracy"] -= 5.0
     sig = build_table2(df).significance.set_index("row")
-    assert sig.loc["tcp_llm", "marker"] == "‡" and sig.loc["tcp_llm", "mean_diff"] < 0
-    assert "TCP + LLM (qwen-test) ‡" in render_markdown(build_table2(df))
+    assert sig.loc["tcp_llm", "marker"] == "†2" and sig.loc["tcp_llm", "mean_diff"] < 0
+    assert sig.loc["tcp_llm", "verdict"] == "worse"
+    assert "| TCP †2 | TCP + LLM (qwen-test) |" in render_markdown(build_table2(df))  # the winner is marked
 
 
 def test_incomplete_when_a_cell_is_missing():
@@ -216,7 +217,7 @@ def test_outputs_are_byte_stable_and_complete(tmp_path):
     assert csv_text(a) == csv_text(b) and render_markdown(a) == render_markdown(b)
     paths = write_all(a, tmp_path)
     assert [p.name for p in paths] == ["table2.md", "table2.csv", "table2.tex", "table2_cells.csv",
-                                       "table2_significance.csv"]
+                                       "table2_significance.csv", "table2_majority.csv"]
     csv = pd.read_csv(tmp_path / "table2.csv", dtype={"shots": str})
     ours = csv[(csv.source == "mini") & (csv.method == "coop") & (csv.dataset == "bbc_news")]
     assert list(ours.shots) == ["1", "4", "16", "Avg."]
@@ -283,9 +284,10 @@ def test_store_and_cli(tmp_path):
     assert set(df.loc[~df.method.str.endswith("_llm"), "llm_model"]) == {""}
     r = _cli(["table2", "--tracking-uri", uri, "--scale", "mini", "--out", str(tmp_path / "out")], tmp_path)
     assert r.returncode == 0, r.stderr
-    assert f"CoOp + LLM ({MODEL}) †" in r.stdout and "INCOMPLETE" not in r.stdout
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
-        "table2.csv", "table2.md", "table2.tex", "table2_cells.csv", "table2_significance.csv"]
+    assert f"CoOp + LLM ({MODEL}) †1" in r.stdout and "INCOMPLETE" not in r.stdout
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [  # the ledger follows a complete table
+        "claims.csv", "claims.md", "table2.csv", "table2.md", "table2.tex", "table2_cells.csv",
+        "table2_majority.csv", "table2_significance.csv"]
     # the same table from the store as from the frame it was written from
     assert (tmp_path / "out" / "table2.csv").read_text() == csv_text(build_table2(runs_frame()))
 

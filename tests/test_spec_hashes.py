@@ -1,7 +1,8 @@
 """Every configuration of every committed spec keeps its hash (issue 20 item 4).
 
 The hashes in spec_config_hashes.json were computed from the specs as they
-were before they included shared defaults (benchmarks/specs/_defaults/);
+were before they included shared defaults (benchmarks/specs/_defaults/):
+2,349 configurations of main at a0275f2, equal after the includes;
 a run's hash names its MLflow run and positions its recorded LLM calls, so an
 unchanged hash is the proof that moving a spec's settings into an included
 file changed no run. After an intended change (a version bump, a new row):

@@ -44,3 +44,32 @@ def test_paper_table2_rows_train_and_report(tmp_path, maao_cache_dir, monkeypatc
     runs = tracker.client.search_runs([tracker.client.get_experiment_by_name("maao-table2-paper")
                                        .experiment_id])
     assert sorted(r.data.tags["method"] for r in runs) == sorted(ROWS)
+
+
+def test_paper_table2_tcp_on_rn50_trains_with_and_without_the_llm(tmp_path, maao_cache_dir, monkeypatch):
+    """The paper's Table 2 has TCP on ResNet-50 too: rows tcp_rn50 / tcp_llm_rn50,
+    TCP's recipe on the scale's RN50 (random weights here), with the reference's
+    EuroSAT templates, end to end with a loopback LLM server."""
+    import json
+
+    monkeypatch.chdir(tmp_path)
+    data = write_eurosat(tmp_path / "data")
+    rows = ["tcp_rn50", "tcp_llm_rn50"]
+    configs = expand(load_spec("table2"), "paper", ["eurosat"], [1], [1], rows)
+    assert [(c.name, c.backbone, c.recipe, c.learner) for c in configs] == [
+        (row, "clip-rn50", "tcp-paper", {"kind": "tcp"}) for row in rows]
+    tracker = Tracker(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    with FakeOpenAIServer(responder=lambda body: REPLY) as server:
+        store = ResponseStore(tmp_path / "responses.jsonl", mode="record-missing")
+        for config in configs:
+            config = replace(config, backbone_options={"pretrained": None, "device": "cpu"},
+                             budget=Budget(rounds=1, steps_per_round=2, final_steps=1),
+                             llm={**config.llm, "base_url": server.base_url})
+            summary = execute(config, tracker, store, data_dir=data)
+            assert not summary.skipped and 0.0 <= summary.metrics["test_accuracy"] <= 100.0
+        assert len(server.chat_requests) == 1
+        # the MP line: EuroSAT's template, scored through TCP's meta-net (decision 57)
+        assert "Templates: a centered satellite photo of {}." in json.dumps(server.chat_requests[0]["body"])
+    runs = tracker.client.search_runs([tracker.client.get_experiment_by_name("maao-table2-paper")
+                                       .experiment_id])
+    assert sorted(r.data.tags["backbone"] for r in runs) == ["clip-rn50", "clip-rn50"]

@@ -50,7 +50,7 @@ def _read_url(proc, timeout_s=180) -> str:
                 break
             continue
         seen.append(line)
-        if "runs, best first:" in line:
+        if "best first:" in line:
             return line.split("best first:")[1].strip()
     raise AssertionError("maao ui printed no runs URL:\n" + "".join(seen[-30:]))
 
@@ -221,10 +221,11 @@ def test_compare_filter_leaves_out_the_other_rows():
     from maao.ui import compare_filter
 
     rows = {"combined", "single_start", "multi_start", "llm_only"}
+    # cell runs only (tag config_hash): not the sweep parent, not the row summaries, which carry `method` too
     assert compare_filter(rows, ["combined", "single_start"], "bbc_news", "4") == (
-        "tags.method != 'llm_only' AND tags.method != 'multi_start' AND "
+        "tags.config_hash != '' AND tags.method != 'llm_only' AND tags.method != 'multi_start' AND "
         "tags.dataset = 'bbc_news' AND tags.shots = '4'")
-    assert compare_filter({"combined"}, ["combined"]) == "tags.method != ''"
+    assert compare_filter({"combined"}, ["combined"]) == "tags.config_hash != ''"
     with pytest.raises(ValueError, match="no runs of method"):
         compare_filter(rows, ["combined", "zopo"])
 

@@ -228,7 +228,8 @@ def test_table3_pairs_zopo_with_combined_and_llm_only():
     assert sig.loc[("zopo", "llm_only"), "mean_diff"] == pytest.approx(5.0, abs=0.5)
     assert sig.loc[("combined", "zopo"), "marker"] != ""          # 18 pairs, all +5: significant
     md = render_markdown(res)
-    assert "ZOPO (localized zeroth-order search)" in md
+    assert "ZOPO at equal LLM calls (N calls; 2 + 3N evaluations)" in md     # labelled by its budget
+    assert "strongest" not in md
     assert "zopo,llm_only," in significance_csv_text(res)
     paper = res.paper.set_index(["method", "dataset"])["mean"]
     assert paper.loc[("zopo", "EuroSAT")] != paper.loc[("zopo", "EuroSAT")]   # NaN: not published
@@ -240,10 +241,18 @@ def test_table3_report_tests_zopo_pairs_where_the_spec_has_the_row():
     from reports.coverage import expected_cells
     from reports.table3 import SPEC, SPEC_WITH_ZOPO, spec_for_rows
 
-    for scale in ("mini", "paper"):
-        rows = {cell[0] for cell in expected_cells("table3", scale)}
-        assert "zopo" in rows and spec_for_rows(rows) is SPEC_WITH_ZOPO
-    assert spec_for_rows(rows - {"zopo"}) is SPEC
+    from reports.table3 import SPEC_WITH_ZOPO_BUDGETS
+
+    mini = {cell[0] for cell in expected_cells("table3", "mini")}
+    assert "zopo" in mini and spec_for_rows(mini) is SPEC_WITH_ZOPO
+    assert spec_for_rows(mini - {"zopo"}) is SPEC
+    # the reference-budget row: paper scale only until its mini responses are recorded
+    paper = {cell[0] for cell in expected_cells("table3", "paper")}
+    assert "zopo_reference_budget" in paper and "zopo_reference_budget" not in mini
+    spec = spec_for_rows(paper)
+    assert spec is SPEC_WITH_ZOPO_BUDGETS
+    assert ("combined", "zopo_reference_budget") in spec.pairs and ("zopo", "llm_only") in spec.pairs
+    assert "40 calls; 165 evaluations" in spec.labels["zopo_reference_budget"]   # its cost, stated
 
 
 def test_spec_gives_zopo_its_settings():
@@ -252,3 +261,34 @@ def test_spec_gives_zopo_its_settings():
     (config,) = expand(load_spec("table3"), "paper", ["eurosat"], [4], [1], ["zopo"])
     settings = ZOPO.from_dict(config.method_settings).settings
     assert settings.proposals_per_call == 8 and settings.llm_calls is None and settings.evaluations is None
+    assert settings.uncertainty_at == "point"                   # the reference's rule
+    (mini,) = expand(load_spec("table3"), "mini", ["bbc_news"], [4], [1], ["zopo"])
+    assert ZOPO.from_dict(mini.method_settings).settings.uncertainty_at == "neighbourhood"  # recorded
+
+
+def test_reference_budget_row_has_zopos_budget():
+    """Hu et al.'s budget: a domain of hundreds of candidates, 40 random initial
+    queries + 125 iterations = 165 queries (the reference's run_zopo.sh values)."""
+    from maao.spec import expand, load_spec
+
+    (config,) = expand(load_spec("table3"), "paper", ["eurosat"], [4], [1], ["zopo_reference_budget"])
+    s = ZOPO.from_dict(config.method_settings).settings
+    assert (s.llm_calls * s.proposals_per_call, s.evaluations, s.random_initial) == (320, 165, 40)
+    assert (s.neighbors, s.uncertainty_patience, s.gp_points, s.tolerance, s.width, s.depth) == (10, 5, 20, 2, 32, 2)
+    with pytest.raises(Exception, match="zopo_reference_budget"):
+        expand(load_spec("table3"), "mini", ["bbc_news"], [4], [1], ["zopo_reference_budget"])
+
+
+@pytest.mark.slow
+def test_uncertainty_is_measured_where_the_setting_says(tiny_problem):
+    """ZOPO's code measures the exact posterior variance at the current point (a
+    query): about the noise there, so exploration follows only a zero gradient.
+    The rule used before issue 19 measured the unqueried neighbourhood."""
+    _, point, _ = _run(tiny_problem, rounds=2)
+    _, hood, _ = _run(tiny_problem, rounds=2, uncertainty_at="neighbourhood")
+    at_point = [e["uncertainty"] for e in point.records["queries"] if "uncertainty" in e]
+    around = [e["uncertainty"] for e in hood.records["queries"] if "uncertainty" in e]
+    assert at_point and max(at_point) < 1e-2
+    assert around and max(around) > 1e-2
+    with pytest.raises(ValueError):
+        ZOPOSettings(uncertainty_at="everywhere")

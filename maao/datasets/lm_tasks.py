@@ -241,9 +241,9 @@ SUPERGLUE = {
 
 def superglue_example(task: str, ex: dict, id_: str) -> dict:
     """The reference's input formats (P-tuning v2's superglue dataset code)."""
-    if task == "copa":
+    if task == "copa":   # "premise because/so" is joined when encoded (premise_text)
         joiner = {"cause": "because", "effect": "so"}[ex["question"]]
-        return {"id": id_, "premise": f"{ex['premise'].rstrip('.')} {joiner}",
+        return {"id": id_, "premise": ex["premise"], "joiner": joiner,
                 "choices": [ex["choice1"], ex["choice2"]], "label": ex["label"]}
     if task == "boolq":
         pair = (ex["question"], ex["passage"])
@@ -255,6 +255,18 @@ def superglue_example(task: str, ex: dict, id_: str) -> dict:
     else:  # wsc: "pronoun: text" paired with the candidate noun
         pair = (f"{ex['span2_text']}: {ex['text']}", ex["span1_text"])
     return {"id": id_, "text_a": pair[0], "text_b": pair[1], "label": ex["label"]}
+
+
+def premise_text(example: dict, keep_period: bool = True) -> str:
+    """The premise a multiple-choice example's choices are paired with: COPA's
+    "premise because/so" (its "joiner"), the premise's final period kept (the
+    reference: P-tuning v2's f"{premise} {joiner}") or stripped; the premise
+    alone when the example has no joiner (the mini cause_and_effect)."""
+    premise = example["premise"]
+    joiner = example.get("joiner")
+    if not joiner:
+        return premise
+    return f"{premise if keep_period else premise.rstrip('.')} {joiner}"
 
 
 @functools.cache

@@ -27,12 +27,13 @@ def learner_class(kind: str):
 
 
 def build_learner(values: dict | None, backbone, classnames, template: str, n_ctx: int,
-                  pad_to: int | None = None):
+                  pad_to: int | None = None, dataset_name: str | None = None):
     settings = learner_settings(values)
     if settings.kind == "lm":   # built by maao.lm_problem for a language-model task
         raise ValueError("learner 'lm' needs a language-model task (e.g. cause_and_effect), "
                          "not a class-name dataset")
-    return learner_class(settings.kind)(backbone, classnames, template, settings, n_ctx, pad_to)
+    return learner_class(settings.kind)(backbone, classnames, template, settings, n_ctx, pad_to,
+                                        dataset_name=dataset_name)
 
 
 def __getattr__(name: str):

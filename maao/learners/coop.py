@@ -11,7 +11,7 @@ class CoOpLearner(PromptLearner):
     kind = "coop"
 
     def __init__(self, backbone, classnames, template: str, settings: CoOpSettings,
-                 n_ctx: int, pad_to: int | None = None):
+                 n_ctx: int, pad_to: int | None = None, dataset_name: str | None = None):
         super().__init__(backbone, classnames)
         self.settings = settings
         self.class_ids = [backbone.tokenize(f"{name}.") for name in self.classnames]

@@ -82,10 +82,17 @@ class LMPromptLearner(torch.nn.Module):
         return list(self.head.parameters())
 
     def reset_extras(self, generator: torch.Generator) -> None:
-        """nn.Linear's default init (uniform, bound 1/sqrt(fan_in)) drawn from the
-        run's generator, so that a run is reproducible from its seed."""
-        bound = 1.0 / math.sqrt(self.head.in_features)
+        """The head's init (settings.head_init), drawn from the run's generator
+        so that a run is reproducible from its seed: "normal" = the reference's
+        (N(0, head_init_std) weight, zero bias), "uniform" = nn.Linear's default
+        (bound 1/sqrt(fan_in) for weight and bias)."""
         with torch.no_grad():
+            if self.settings.head_init == "normal":
+                w = self.head.weight
+                w.copy_(torch.empty(w.shape).normal_(0.0, self.settings.head_init_std, generator=generator))
+                self.head.bias.zero_()
+                return
+            bound = 1.0 / math.sqrt(self.head.in_features)
             for p in (self.head.weight, self.head.bias):
                 p.copy_(torch.empty(p.shape).uniform_(-bound, bound, generator=generator))
 

@@ -35,8 +35,16 @@ class TCPSettings:
     # On a restart (an LLM proposal or a multi-start restart) the context is
     # replaced; the meta-net is kept (False) or re-drawn from its init (True).
     reset_meta_net_on_restart: bool = False
+    # Per-dataset text: "reference" = TCP's CUSTOM_TEMPLATES_ori (hand-crafted
+    # prompt) and CUSTOM_TEMPLATES (text after the context) where the reference
+    # has the dataset (maao.learners.tcp_templates), else the dataset's own
+    # template; "dataset" = the dataset's own (CoOp's zero-shot) template for
+    # both, the rule before issue 19 (docs/decisions.md #55).
+    templates: str = "reference"
 
     def __post_init__(self):
+        if self.templates not in ("reference", "dataset"):
+            raise ValueError(f"templates must be 'reference' or 'dataset', got {self.templates!r}")
         if self.inject_layer is not None and self.inject_layer < 0:
             raise ValueError(f"inject_layer must be >= 0, got {self.inject_layer}")
         if not 0.0 <= self.inject_weight <= 1.0:
@@ -66,12 +74,32 @@ class LMSettings:
     # which there used the reported split as dev).
     model_selection: str = "last"
     eval_batch_size: int = 64               # sequences per no-grad forward
+    # The head's init. "normal": weight N(0, head_init_std), bias 0 -- the
+    # reference: its classifier is missing from the checkpoint, so
+    # from_pretrained re-initialises it with the model's _init_weights
+    # (initializer_range 0.02; transformers 4.11.3, docs/decisions.md).
+    # "uniform": nn.Linear's default U(+-1/sqrt(d)) (spec table1 v1, recorded).
+    head_init: str = "normal"
+    head_init_std: float = 0.02
+    # Text -> prompt (LLM proposals, the manual prompt): True = the reference's
+    # prompt_token_embedding, tokenizer(text) WITH its special tokens
+    # ("<s>"/[CLS] first), re-tokenised with " a" x 10 appended when shorter
+    # than the prompt, first n_ctx kept; False = the text's own tokens cut or
+    # padded per ProblemSettings (truncate, pad_word), as recorded in v1.
+    text_special_tokens: bool = True
+    # COPA-style input "premise because/so": True keeps the premise's final
+    # period as the reference (P-tuning v2: f"{premise} {joiner}"), False strips it.
+    premise_period: bool = True
 
     def __post_init__(self):
         if self.head_position not in ("after_prompt", "first"):
             raise ValueError(f"head_position must be 'after_prompt' or 'first', got {self.head_position!r}")
         if self.model_selection not in ("last", "best_dev"):
             raise ValueError(f"model_selection must be 'last' or 'best_dev', got {self.model_selection!r}")
+        if self.head_init not in ("normal", "uniform"):
+            raise ValueError(f"head_init must be 'normal' or 'uniform', got {self.head_init!r}")
+        if self.head_init_std <= 0:
+            raise ValueError(f"head_init_std must be positive, got {self.head_init_std}")
         if not 0.0 <= self.dropout < 1.0 or self.eval_batch_size <= 0:
             raise ValueError("dropout must be in [0, 1) and eval_batch_size positive")
 

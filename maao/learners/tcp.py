@@ -8,6 +8,8 @@ template's text after its class slot ("X X X X {}, a type of pet."). Loss =
 cross-entropy + kg_weight * (1 - mean cosine to the hand-crafted features).
 The context is what V^-1 projects and an LLM proposal replaces; the meta-net
 is the learner's other trainable part (kept or reset on a restart, a setting).
+The per-dataset text (hand-crafted template, text after the context) is the
+reference's (`maao.learners.tcp_templates`) where it has the dataset.
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ import torch
 from ..backbones.base import Injection
 from .base import PromptLearner
 from .settings import TCPSettings
+from .tcp_templates import tcp_templates
 
 
 class QuickGELU(torch.nn.Module):
@@ -44,11 +47,19 @@ class TCPLearner(PromptLearner):
     kind = "tcp"
 
     def __init__(self, backbone, classnames, template: str, settings: TCPSettings,
-                 n_ctx: int, pad_to: int | None = None):
+                 n_ctx: int, pad_to: int | None = None, dataset_name: str | None = None):
         super().__init__(backbone, classnames)
         self.settings = settings
         self.n_ctx = n_ctx
-        self.class_ids = [backbone.tokenize(class_text(template, name)) for name in self.classnames]
+        reference = tcp_templates(dataset_name) if settings.templates == "reference" else None
+        if reference is not None:     # TCP's CUSTOM_TEMPLATES_ori / CUSTOM_TEMPLATES
+            handcrafted = reference.handcrafted
+            after_context = [reference.suffix.replace("{}", name) for name in self.classnames]
+        else:                         # the dataset's own template for both (decision 27)
+            handcrafted = template
+            after_context = [class_text(template, name) for name in self.classnames]
+        self.handcrafted_template = handcrafted
+        self.class_ids = [backbone.tokenize(text) for text in after_context]
         self._pad_to = pad_to
         n_blocks = len(backbone.text_blocks)
         self.inject_layer = (default_inject_layer(n_blocks) if settings.inject_layer is None
@@ -56,7 +67,7 @@ class TCPLearner(PromptLearner):
         if self.inject_layer >= n_blocks:
             raise ValueError(f"inject_layer {self.inject_layer} outside {backbone.name}'s "
                              f"{n_blocks} text blocks")
-        filled = [template.replace("{}", name) if "{}" in template else f"{template} {name}"
+        filled = [handcrafted.replace("{}", name) if "{}" in handcrafted else f"{handcrafted} {name}"
                   for name in self.classnames]
         device = getattr(backbone, "device", torch.device("cpu"))
         # Buffers, not parameters: the hand-crafted features are fixed targets.

@@ -15,7 +15,7 @@ from typing import Callable
 
 from ..redact import redact, secrets
 from .errors import LLMError
-from .settings import PLACEHOLDER_API_KEY, LLMSettings
+from .settings import PLACEHOLDER_API_KEY, LLMSettings, rollout_index
 from .store import ResponseStore, build_request, make_record, now_iso, request_key
 
 log = logging.getLogger(__name__)
@@ -62,10 +62,15 @@ class LLMClient:
         settings: LLMSettings,
         store: ResponseStore,
         *,
+        run_seed: int | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ):
+        """One client per run: `run_seed` and the count of calls make the
+        rollout index under settings.rollout == "per-seed-call"."""
         self.settings = settings
         self.store = store
+        self.run_seed = run_seed
+        self.calls = 0  # complete() calls so far in this run
         self.transcript: list[dict] = []
         self._sleep = sleep
 
@@ -84,9 +89,17 @@ class LLMClient:
 
         sample_index distinguishes independent samples of the same request
         (it is part of the key, never sent to the provider, like DSPy's
-        rollout_id). position=(run_key, call_no) lets a replay survive tiny
-        float differences in the prompt (see store.ResponseStore.lookup).
+        rollout_id). Under settings.rollout == "per-seed-call" it is the rollout
+        index of (run_seed, this call's number), and callers pass 0.
+        position=(run_key, call_no) lets a replay survive tiny float
+        differences in the prompt (see store.ResponseStore.lookup).
         """
+        self.calls += 1
+        if self.settings.rollout == "per-seed-call":
+            if sample_index:
+                raise ValueError(f"sample_index={sample_index}: under rollout 'per-seed-call' the client "
+                                 "sets it from the run seed and call number; pass 0")
+            sample_index = rollout_index(self.run_seed, self.calls)
         request = build_request(self.settings, messages, sample_index)
         req_key = request_key(request)
         started = time.perf_counter()

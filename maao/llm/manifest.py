@@ -1,37 +1,37 @@
 """Per-experiment manifests: which recorded responses an experiment uses.
 
-A manifest is a JSON list of keys, sorted, one per line (readable diffs). The
-runner writes it from ResponseStore.used_keys after a run; check_manifest
-finds records an experiment needs but the store lacks (missing) and records
-no manifest mentions (orphans, safe to prune after review).
+A manifest is a JSON object {key: sha256 of the key's reply}, sorted, one key
+per line (readable diffs). The key is the hash of the request; the digest
+commits to the answer, so a reply edited in the JSONL is refused when it is
+read (maao.llm.store.read_records names file, line and key). A complete sweep
+writes the manifest from the keys its runs used (ResponseStore.used_keys and
+the pairs of the finished runs it reused); check_manifest finds records an
+experiment needs but the store lacks (missing) and records no manifest
+mentions (orphans, safe to prune after review). A manifest written before
+digests (a JSON list of keys) is still read, without reply checks.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Iterable
 
-from .store import ResponseStore
+from .store import ResponseStore, manifest_digests, reply_digest, write_text_atomic
 
 
-def write_manifest(path: Path | str, keys: Iterable[str]) -> None:
+def write_manifest(path: Path | str, keys: Iterable[str], records: dict[str, dict]) -> None:
+    """{key: reply digest} of `keys`, the replies taken from `records` (the
+    store's records: every used key is one of them)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(sorted(set(keys)), indent=1) + "\n"
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(text)
-    os.replace(tmp, path)
+    digests = {key: reply_digest(records[key]) for key in sorted(set(keys))}
+    write_text_atomic(path, json.dumps(digests, indent=1) + "\n")
 
 
 def read_manifest(path: Path | str) -> list[str]:
-    data = json.loads(Path(path).read_text(encoding="utf-8"))
-    if not isinstance(data, list) or not all(isinstance(k, str) for k in data):
-        raise ValueError(f"{path}: a manifest must be a JSON list of key strings")
-    return data
+    """The keys a manifest lists, sorted."""
+    return sorted(manifest_digests(Path(path)))
 
 
 def _manifest_files(manifest_path) -> list[Path]:

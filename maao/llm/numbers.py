@@ -13,6 +13,15 @@ Integers on both sides (no '.', no exponent: counts such as "3 templates",
 class counts, shot numbers) must be exactly equal. Everything that is not a
 message content (model, temperature, max_tokens, seed, stop, sample_index,
 roles) must be exactly equal.
+
+Ties may be listed in either order. The instruction lists scored templates
+sorted by their full-precision loss; two templates whose losses differ only in
+the last bits (the same prompt reached through a soft context and through its
+text, say) print the same numbers and are ordered by float noise, which
+differs between CPUs. So a content may also list its paragraphs (blocks
+separated by a blank line) in another order, provided a block only moves to a
+place held by a block printing exactly the same numbers (a tie at the printed
+precision). Nothing else may move (docs/decisions.md #135).
 """
 
 from __future__ import annotations
@@ -55,6 +64,46 @@ def text_number_differences(
     return diffs
 
 
+def _content_differences(
+    old: str, new: str, rel_tol: float, abs_tol: float
+) -> list[tuple[str, str]] | None:
+    """text_number_differences, else the same allowing tied blocks to swap places."""
+    diffs = text_number_differences(old, new, rel_tol, abs_tol)
+    return diffs if diffs is not None else tie_reordered_differences(old, new, rel_tol, abs_tol)
+
+
+def tie_reordered_differences(
+    old: str, new: str, rel_tol: float = DEFAULT_REL_TOL, abs_tol: float = DEFAULT_ABS_TOL
+) -> list[tuple[str, str]] | None:
+    """Number differences of `new` against `old` where blocks of `old` (split at
+    blank lines) may stand in another order, but only at places whose block in
+    `old` prints exactly the same numbers (a printed tie) and holds at least one
+    number; a moved block adds ("block i", "block j") to the differences.
+    None when the texts differ otherwise."""
+    old_blocks, new_blocks = old.split("\n\n"), new.split("\n\n")
+    if len(old_blocks) != len(new_blocks):
+        return None
+    printed = [NUMBER.findall(b) for b in old_blocks]
+    used = [False] * len(old_blocks)
+    diffs: list[tuple[str, str]] = []
+    for i, block in enumerate(new_blocks):
+        ties = [j for j in range(len(old_blocks)) if j != i and printed[j] and printed[j] == printed[i]]
+        for j in [i] + ties:
+            if used[j]:
+                continue
+            found = text_number_differences(old_blocks[j], block, rel_tol, abs_tol)
+            if found is None:
+                continue
+            used[j] = True
+            diffs.extend(found)
+            if j != i:
+                diffs.append((f"block {j + 1}", f"block {i + 1}"))
+            break
+        else:
+            return None
+    return diffs
+
+
 def request_number_differences(
     old: dict, new: dict, rel_tol: float = DEFAULT_REL_TOL, abs_tol: float = DEFAULT_ABS_TOL
 ) -> list[tuple[str, str]] | None:
@@ -74,7 +123,7 @@ def request_number_differences(
             return None
         oc, nc = om.get("content"), nm.get("content")
         if isinstance(oc, str) and isinstance(nc, str):
-            d = text_number_differences(oc, nc, rel_tol, abs_tol)
+            d = _content_differences(oc, nc, rel_tol, abs_tol)
             if d is None:
                 return None
             diffs.extend(d)

@@ -4,6 +4,14 @@ Only the *semantic* fields (provider, model, temperature, top_p, max_tokens,
 seed, stop) go into the response key; transport fields (base_url, timeout,
 retries, the name of the key variable) never do, so moving from a local
 server to another host, or changing a timeout, does not invalidate records.
+
+`rollout` decides the key's `sample_index` (never sent to the provider, like
+DSPy's rollout_id and HELM's completion index): "shared" (the default, the
+keys of every recording made before it existed) leaves it to the caller (0),
+so runs of different seeds that send the same request share one reply, and so
+do repeated requests within a run; "per-seed-call" makes it the rollout index
+of (run seed, call number within the run), so each seed draws its own sample
+and a repeated request samples again (docs/decisions.md #115).
 """
 
 from __future__ import annotations
@@ -14,6 +22,21 @@ from dataclasses import dataclass
 # Local OpenAI-compatible servers (llama.cpp, vLLM, Ollama) ignore the key,
 # but the openai client refuses to start without one.
 PLACEHOLDER_API_KEY = "not-needed"
+
+ROLLOUTS = ("shared", "per-seed-call")
+# sample_index = seed * ROLLOUT_CALLS + call (call counted from 1): readable in
+# the JSONL (300002 = seed 3, second call), never 0 (the "shared" index).
+ROLLOUT_CALLS = 100_000
+
+
+def rollout_index(seed: int | None, call: int) -> int:
+    """The response-key sample index of the `call`-th LLM call (from 1) of a
+    run with this seed; distinct for every (seed, call) with seed >= 0."""
+    if seed is None or isinstance(seed, bool) or int(seed) != seed or seed < 0:
+        raise ValueError(f"rollout 'per-seed-call' needs the run's seed (an integer >= 0), got {seed!r}")
+    if not 1 <= call < ROLLOUT_CALLS:
+        raise ValueError(f"rollout 'per-seed-call': call number {call} outside 1..{ROLLOUT_CALLS - 1}")
+    return int(seed) * ROLLOUT_CALLS + int(call)
 
 
 @dataclass
@@ -32,6 +55,22 @@ class LLMSettings:
     # The *name* of the environment variable, never the key itself: the key is
     # read at call time so it cannot end up in a repr, a record or a log.
     api_key_env: str = "OPENAI_API_KEY"
+    # Which replies runs share (module docstring). Set only where wanted: a spec
+    # `llm:` block without it keeps the recorded keys and run hashes.
+    rollout: str = "shared"
+
+    def __post_init__(self):
+        if self.rollout not in ROLLOUTS:
+            raise ValueError(f"llm.rollout: {self.rollout!r} is not one of {list(ROLLOUTS)}")
+        if self.rollout == "per-seed-call":
+            # A seeded or greedy server answers every rollout of a request with
+            # the same text: the samples would be copies under different keys.
+            if self.seed is not None:
+                raise ValueError(f"llm.seed: {self.seed!r} with rollout 'per-seed-call' gives every rollout "
+                                 "the same reply from a seeded server; set seed: null")
+            if self.temperature is not None and float(self.temperature) == 0.0:
+                raise ValueError("llm.temperature: 0 (greedy) with rollout 'per-seed-call' gives every "
+                                 "rollout the same reply; use a temperature > 0")
 
     def read_api_key(self) -> str:
         """The API key from the environment (placeholder when unset)."""

@@ -144,12 +144,12 @@ def _validate_record(obj, path: Path, lineno: int) -> dict:
     return obj
 
 
-def read_records(path: Path) -> dict[str, dict]:
-    """All records of a JSONL file; raises CorruptRecord on any bad line (never skips)."""
+def _parse_records(path: Path) -> tuple[dict[str, dict], dict[str, int]]:
+    """(records, {key: line number}); raises CorruptRecord on any bad line."""
     records: dict[str, dict] = {}
     lines_of: dict[str, int] = {}
     if not path.exists():
-        return records
+        return records, lines_of
     with open(path, encoding="utf-8") as f:
         for lineno, line in enumerate(f, start=1):
             if not line.strip():
@@ -165,7 +165,85 @@ def read_records(path: Path) -> dict[str, dict]:
                 )
             records[rec["key"]] = rec
             lines_of[rec["key"]] = lineno
+    return records, lines_of
+
+
+def read_records(path: Path) -> dict[str, dict]:
+    """All records of a JSONL file; raises CorruptRecord on any bad line (never
+    skips) and on any reply that differs from its digest in the manifest."""
+    records, lines_of = _parse_records(path)
+    bad = reply_mismatches(path, records, lines_of)
+    if bad:
+        raise CorruptRecord(bad[0])
     return records
+
+
+# ------------------------------------------------ reply digests (manifest)
+def manifest_path(records_path: Path) -> Path:
+    """The manifest beside a responses JSONL: x.jsonl -> x.manifest.json."""
+    return Path(records_path).with_suffix(".manifest.json")
+
+
+def reply_digest(record: dict) -> str:
+    """sha256 of a record's reply (its canonical `response` object): what a
+    replay serves. The key covers the request; this covers the answer."""
+    return hashlib.sha256(canonical_json(record["response"]).encode("utf-8")).hexdigest()
+
+
+def manifest_digests(path: Path) -> dict[str, str | None]:
+    """{key: reply digest} of a manifest (a JSON object); a manifest made
+    before digests (a JSON list of keys) gives None for each key."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise CorruptRecord(f"{path}: not valid JSON ({exc})") from None
+    if isinstance(data, list) and all(isinstance(k, str) for k in data):
+        return dict.fromkeys(data)
+    if isinstance(data, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in data.items()):
+        return data
+    raise CorruptRecord(f"{path}: a manifest must be a JSON object {{key: reply sha256}}")
+
+
+def reply_mismatches(path: Path, records=None, lines_of=None) -> list[str]:
+    """One line per record whose reply differs from the digest the manifest
+    beside `path` commits to (none without a manifest)."""
+    manifest = manifest_path(path)
+    if not manifest.exists():
+        return []
+    if records is None:
+        records, lines_of = _parse_records(path)
+    bad = []
+    for key, want in sorted(manifest_digests(manifest).items(), key=lambda kv: lines_of.get(kv[0], 0)):
+        rec = records.get(key)
+        if want is not None and rec is not None and reply_digest(rec) != want:
+            bad.append(f"{path}:{lines_of[key]}: the reply of key {key} differs from its digest in "
+                       f"{manifest.name} (edited or damaged); restore the file (git checkout -- {path}) "
+                       f"or re-record that reply (--llm-mode refresh)")
+    return bad
+
+
+def update_manifest_digests(path: Path, records: dict[str, dict]) -> None:
+    """After a recording tool rewrote replies: the manifest's digests of the
+    keys it lists follow the new replies (hand edits never pass here)."""
+    manifest = manifest_path(path)
+    if not manifest.exists():
+        return
+    digests = manifest_digests(manifest)
+    new = {k: (reply_digest(records[k]) if k in records else v) for k, v in digests.items()}
+    if new != digests:
+        write_text_atomic(manifest, json.dumps(dict(sorted(new.items())), indent=1) + "\n")
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
 
 
 def write_records_atomic(path: Path, records: dict[str, dict]) -> None:
@@ -248,6 +326,7 @@ class ResponseStore:
         self.rel_tol, self.abs_tol = rel_tol, abs_tol
         self.positional_fallback = positional_fallback
         self.used_keys: set[str] = set()
+        self.used_keys_known = True   # False once a reused run's keys could not be read
         self._line_sha: dict[str, str] = {}  # key -> sha256 of its JSONL line (checks the index)
         self._records: dict[str, dict] | None = None
         self._by_position: dict[tuple[str, int], list[str]] | None = None
@@ -270,9 +349,15 @@ class ResponseStore:
         self._cache = diskcache.Cache(str(cache_dir / sub), disk=_safe_json_disk_class())
         self._sync_cache()
 
+    def _source_id(self, jsonl_sha: str | None) -> str:
+        """What the index was built from: the JSONL and the manifest whose
+        digests it was checked against."""
+        return f"{jsonl_sha}+{file_sha256(manifest_path(self.records_path))}"
+
     def _sync_cache(self) -> None:
-        """Rebuild the index when the JSONL's sha256 differs from the one it was built from."""
-        sha, self._line_sha = jsonl_digests(self.records_path)
+        """Rebuild the index when the JSONL (or its manifest) differs from the one it was built from."""
+        jsonl_sha, self._line_sha = jsonl_digests(self.records_path)
+        sha = self._source_id(jsonl_sha)
         if self._cache.get("__source_sha256__", default="unset") == sha:
             return
         records = read_records(self.records_path)  # strict: a corrupt file never reaches the cache
@@ -309,7 +394,7 @@ class ResponseStore:
             log.warning("LLM index %s: the entry for %s differs from its record in %s; "
                         "rebuilding the index from the JSONL", self._cache.directory, key[:12],
                         self.records_path)
-            self._fill_cache(records, file_sha256(self.records_path))
+            self._fill_cache(records, self._source_id(file_sha256(self.records_path)))
         self._records = records
         return records.get(key)
 
@@ -373,6 +458,7 @@ class ResponseStore:
             records = read_records(self.records_path)  # corrupt -> raise, never overwrite
             records[record["key"]] = record
             write_records_atomic(self.records_path, records)
+            update_manifest_digests(self.records_path, records)  # refresh: a listed reply re-recorded
             self._after_write(records)
 
     def add_position(self, key: str, position: tuple[str, int] | None) -> None:
@@ -400,7 +486,7 @@ class ResponseStore:
         self._by_position = None
         if self._cache is not None:
             sha, self._line_sha = jsonl_digests(self.records_path)
-            self._fill_cache(records, sha)
+            self._fill_cache(records, self._source_id(sha))
 
     # --------------------------------------------------------- miss report
     def miss_error(self, request: dict, position: tuple[str, int] | None = None) -> ReplayMiss:

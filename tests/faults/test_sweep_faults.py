@@ -56,13 +56,13 @@ class Env:
         self.spec = root / "tiny.yaml"
         self.spec.write_text(SPEC)
 
-    def start(self, db: Path, *argv, mode="replay", responses: Path | None = None, command="sweep",
-              extra_env=None):
+    def start(self, db: Path | None, *argv, mode="replay", responses: Path | None = None, command="sweep",
+              extra_env=None, uri=None, verbose=True):
         cmd = [sys.executable, "-m", "maao.cli", command]
         cmd += [str(self.spec)] if command == "sweep" else ["--spec", str(self.spec)]
-        cmd += [*argv, "--tracking-uri", f"sqlite:///{db}", "--llm-mode", mode,
+        cmd += [*argv, "--tracking-uri", uri or f"sqlite:///{db}", "--llm-mode", mode,
                 "--responses", str(responses or self.root / "ref.jsonl"),
-                "--llm-base-url", self.server.base_url, "-v"]
+                "--llm-base-url", self.server.base_url] + (["-v"] if verbose else [])
         env = {**os.environ, "MAAO_CACHE_DIR": str(self.root / "cache"), "MAAO_THREADS": "1",
                "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", **(extra_env or {})}
         return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -213,3 +213,192 @@ def test_planted_key_reaches_no_output_of_a_run(env, tmp_path):
     assert any("llm_transcript.json" in name for name in outputs) and jsonl.exists()
     leaks = {name: sorted(p for p in pieces if p in text) for name, text in outputs.items()}
     assert not any(leaks.values()), leaks
+
+
+# ---------------------------------------------------------------------------
+# Issue 21, item 4: faults of the environment (a full disk, a read-only store,
+# a tracking server that stops) end in one line naming the cause and what to
+# do, exit 2; finished runs are kept and the same command resumes exactly.
+
+def private_mounts_work() -> bool:
+    import shutil
+
+    if not shutil.which("unshare"):
+        return False
+    probe = subprocess.run(["unshare", "--user", "--map-root-user", "--mount", "sh", "-c",
+                            "mount -t tmpfs -o size=1m tmpfs /mnt"], capture_output=True)
+    return probe.returncode == 0
+
+
+needs_mounts = pytest.mark.skipif(not private_mounts_work(),
+                                  reason="needs `unshare --user --mount` (a private tmpfs or read-only mount)")
+
+
+def sweep_argv(env, db: str, jsonl: Path, mode="record-missing") -> list[str]:
+    return [sys.executable, "-m", "maao.cli", "sweep", str(env.spec), "--tracking-uri", db,
+            "--llm-mode", mode, "--responses", str(jsonl), "--llm-base-url", env.server.base_url]
+
+
+def in_private_mounts(env, script: str, tmp_path: Path, **values) -> subprocess.Popen:
+    """`script` (sh) in its own user and mount namespace, as its root."""
+    import shlex
+
+    shell_env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "PYTHONPATH": os.pathsep.join(sys.path),
+                 "MAAO_CACHE_DIR": str(env.root / "cache"), "MAAO_THREADS": "1", "HF_HUB_OFFLINE": "1",
+                 "TRANSFORMERS_OFFLINE": "1", "PYTHONHASHSEED": "0",
+                 **{k: " ".join(map(shlex.quote, v)) if isinstance(v, list) else str(v) for k, v in values.items()}}
+    return subprocess.Popen(["unshare", "--user", "--map-root-user", "--mount", "sh", "-c", script],
+                            env=shell_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            cwd=tmp_path)
+
+
+def one_line(err: str, *words) -> str:
+    lines = [line for line in err.strip().splitlines() if line.startswith("maao: error: ")]
+    assert len(lines) == 1 and "Traceback" not in err, err[-4000:]
+    for word in words:
+        assert word in lines[0], (word, lines[0])
+    return lines[0]
+
+
+FULL_DISK = """
+mount -t tmpfs -o size=64m tmpfs "$STORE" || exit 9
+eval "$SWEEP" > "$OUT/first.out" 2> "$OUT/first.err" &
+pid=$!
+while [ ! -e "$OUT/fill" ]; do sleep 0.05; done
+head -c 100m /dev/zero > "$STORE/filler" 2>/dev/null
+touch "$OUT/filled"
+wait $pid; echo $? > "$OUT/first.rc"
+rm -f "$STORE/filler"
+eval "$SWEEP" > "$OUT/second.out" 2> "$OUT/second.err"; echo $? > "$OUT/second.rc"
+cp "$STORE/mlflow.db" "$OUT/after.db"
+"""
+
+
+@needs_mounts
+def test_a_disk_that_fills_mid_sweep_is_one_line_and_the_sweep_resumes(env, tmp_path):
+    from mlflow.tracking import MlflowClient
+
+    store, out, jsonl = tmp_path / "store", tmp_path / "out", tmp_path / "r.jsonl"
+    store.mkdir()
+    out.mkdir()
+    n0 = len(env.server.chat_requests)
+    env.server.script(Fault.hang(8))             # the first LLM call hangs: its run is mid-way
+    proc = in_private_mounts(env, FULL_DISK, tmp_path, STORE=store, OUT=out,
+                             SWEEP=sweep_argv(env, f"sqlite:///{store}/mlflow.db", jsonl))
+    try:
+        assert wait_for(lambda: len(env.server.chat_requests) > n0, timeout=240), (out / "first.err").read_text()
+        (out / "fill").touch()                   # the disk fills while that run trains
+        assert wait_for(lambda: (out / "filled").exists(), timeout=5)
+        proc.communicate(timeout=500)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    first = (out / "first.err").read_text()
+    assert (out / "first.rc").read_text().strip() == "2", first[-4000:]
+    one_line(first, "disk full", "free space", "re-run the same command")
+    assert (out / "second.rc").read_text().strip() == "0", (out / "second.err").read_text()[-4000:]
+    db = out / "after.db"
+    assert numbers(db) == env.reference
+    assert recorded(jsonl) == env.records
+    closed = [r for r in runs(db) if r.info.status != "FINISHED"]
+    assert closed and all(r.info.status in ("FAILED", "KILLED") for r in closed)
+    assert all("replaced_by" in r.data.tags for r in closed if r.info.status == "KILLED")
+    client = MlflowClient(f"sqlite:///{db}")
+    exp = client.get_experiment_by_name("maao-tiny-mini")
+    (parent,) = client.search_runs([exp.experiment_id], "tags.run_kind = 'sweep'")
+    assert parent.info.status == "FINISHED"
+
+
+READ_ONLY = """
+mount --bind "$STORE" "$STORE" && mount -o remount,bind,ro "$STORE" || exit 9
+eval "$SWEEP" > "$OUT/ro.out" 2> "$OUT/ro.err"; echo $? > "$OUT/ro.rc"
+"""
+
+
+@needs_mounts
+def test_a_read_only_store_is_one_line(env, tmp_path):
+    """Every run already finished, the store on a read-only mount."""
+    import shutil
+
+    store, out = tmp_path / "store", tmp_path / "out"
+    store.mkdir()
+    out.mkdir()
+    shutil.copy(env.root / "ref.db", store / "mlflow.db")
+    proc = in_private_mounts(env, READ_ONLY, tmp_path, STORE=store, OUT=out,
+                             SWEEP=sweep_argv(env, f"sqlite:///{store}/mlflow.db", env.root / "ref.jsonl",
+                                              mode="replay"))
+    proc.communicate(timeout=300)
+    err = (out / "ro.err").read_text()
+    assert (out / "ro.rc").read_text().strip() == "2", err[-4000:]
+    one_line(err, "read-only", str(store / "mlflow.db"), "writable")
+    assert numbers(store / "mlflow.db") == env.reference
+
+
+class TrackingServer:
+    """`mlflow server` over a SQLite file on 127.0.0.1, stopped and started again on one port."""
+
+    def __init__(self, root: Path):
+        from maao.scale.mlflow_server import command
+        from maao.scale.postgres import free_port
+
+        self.port = free_port("127.0.0.1")
+        self.uri = f"http://127.0.0.1:{self.port}"
+        self.cmd = command(f"sqlite:///{root / 'server.db'}", root / "artifacts", "127.0.0.1", self.port)
+        self.log = root / "server.log"
+        self.proc = None
+
+    def start(self):
+        import urllib.request
+
+        with open(self.log, "ab") as log:
+            self.proc = subprocess.Popen(self.cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                                         env={**os.environ, "MLFLOW_TRACKING_URI": "",
+                                              "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"})
+
+        def healthy():
+            try:
+                with urllib.request.urlopen(f"{self.uri}/health", timeout=2) as reply:
+                    return reply.status == 200
+            except OSError:
+                return False
+        assert wait_for(healthy, timeout=180), self.log.read_text()[-3000:]
+
+    def stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)   # the server and the workers it forked
+            self.proc.wait()
+
+
+def test_a_tracking_server_that_stops_is_one_line_and_the_sweep_resumes(env, tmp_path):
+    from mlflow.tracking import MlflowClient
+
+    server, jsonl = TrackingServer(tmp_path), tmp_path / "r.jsonl"
+    fast = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "0",
+            "MLFLOW_HTTP_REQUEST_TIMEOUT": "10"}
+    server.start()
+    try:
+        n0 = len(env.server.chat_requests)
+        env.server.script(Fault.hang(6))
+        proc = env.start(None, mode="record-missing", responses=jsonl, extra_env=fast, uri=server.uri,
+                         verbose=False)
+        ok = wait_for(lambda: len(env.server.chat_requests) > n0 or proc.poll() is not None, timeout=240)
+        assert ok and proc.poll() is None, (proc.poll(), proc.communicate(timeout=60)[1][-3000:] if proc.poll() is not None else "still running")
+        server.stop()                               # the tracking server goes away mid-run
+        out, err = proc.communicate(timeout=300)
+        assert proc.returncode == 2, err[-4000:]
+        one_line(err, server.uri, "does not answer", "start it", "re-run the same command")
+        server.start()
+        again = env.start(None, mode="record-missing", responses=jsonl, extra_env=fast, uri=server.uri)
+        out, err = again.communicate(timeout=300)
+        assert again.returncode == 0, err[-4000:]
+        client = MlflowClient(server.uri)
+        exp = client.get_experiment_by_name("maao-tiny-mini")
+        found = client.search_runs([exp.experiment_id], max_results=1000)
+        cells = [r for r in found if r.data.tags.get("run_kind") != "sweep"]
+        done = {(r.data.tags["method"], r.data.tags["seed"]): r.data.metrics["test_accuracy"]
+                for r in cells if r.info.status == "FINISHED"}
+        assert done == env.reference and len([r for r in cells if r.info.status == "FINISHED"]) == 4
+        assert not [r for r in found if r.info.status == "RUNNING"]
+        assert recorded(jsonl) == env.records
+    finally:
+        server.stop()

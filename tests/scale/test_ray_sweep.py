@@ -15,13 +15,20 @@ from sweeps import REPO, RUNS, maao_env, report, run, sweep_cmd
 pytestmark = pytest.mark.scale
 
 
+def cell_runs(client, exp, status: str) -> list:
+    """The experiment's runs with this status, without the sweep's parent run
+    (tag run_kind=sweep, no cell tags: decision 40)."""
+    runs = client.search_runs([exp.experiment_id], f"attributes.status = '{status}'", max_results=1000)
+    return [r for r in runs if r.data.tags.get("run_kind") != "sweep"]
+
+
 def finished_runs(uri: str) -> dict[tuple, str]:
     """(method, dataset, shots, seed) -> run id of the FINISHED runs; one per cell."""
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient(uri)
     exp = client.get_experiment_by_name("maao-table3-mini")
-    runs = client.search_runs([exp.experiment_id], "attributes.status = 'FINISHED'", max_results=1000)
+    runs = cell_runs(client, exp, "FINISHED")
     cells = [(r.data.tags["method"], r.data.tags["dataset"], r.data.tags["shots"], r.data.tags["seed"])
              for r in runs]
     assert len(cells) == len(set(cells)), f"duplicate finished runs: {sorted(cells)}"
@@ -95,7 +102,7 @@ def _runs_by_status(uri, status) -> dict:
     exp = client.get_experiment_by_name("maao-table3-mini")
     if exp is None:
         return {}
-    runs = client.search_runs([exp.experiment_id], f"attributes.status = '{status}'", max_results=1000)
+    runs = cell_runs(client, exp, status)
     return {(r.data.tags["method"], r.data.tags["dataset"], r.data.tags["shots"], r.data.tags["seed"]): r
             for r in runs}
 

@@ -1,0 +1,114 @@
+"""Score Table 1 candidate tasks against the LM-task criterion (docs/datasets.md).
+
+    python -m benchmarks.lm_task_criterion --sdist bigbench-1.0.0.tar.gz \
+        [--candidates NAME ...] [--seeds 1 2 3] [--backbone minilm-lm] [--out scores.jsonl]
+
+Per candidate: the PT row of the prepared Table 1 spec (table1-next.yaml,
+mini scale: `single_start` with the LM learner's defaults, recipe pt-mini
+with the recipe of the candidate's SuperGLUE family) trains on at most 32
+examples per class for each seed; the reported state is evaluated on the
+**validation** split only (the test split is never evaluated here). Prints
+val majority rate, per-seed and mean val accuracy, margin and the verdict
+of criterion (a)-(c); one JSON line per candidate goes to --out.
+
+Candidates are derived in memory from the bigbench 1.0.0 sdist (the shipped
+winowhy and epistemic_reasoning keep their shipped files); nothing is
+written to the repository. Run it under the CPU lock, a few candidates a
+call (one PT run is 48-60 MiniLM steps plus a validation pass).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+from maao.datasets.lm_candidates import CANDIDATES, candidate_dataset, majority
+from maao.datasets.lm_tasks import load_bigbench_lm
+
+SHIPPED = {"winowhy": "wsc", "epistemic_reasoning": "rte"}
+
+
+def pt_val_accuracy(dataset: LMDataset, family: str, seed: int, backbone: str, shots: int = 32) -> float:
+    """The PT row of table1-next (mini) on `dataset`, its reported state scored on val."""
+    import torch
+
+    from maao.contract import RunContext, RunLog
+    from maao.datasets import registry
+    from maao.methods import get_method
+    from maao.presets import PT_MINI_MAX_STEPS, PT_REFERENCE, RECIPES, _prompt_tuning
+    from maao.runner import _model_phrase, _task_phrase, build_problem, resolve
+    from maao.spec import expand, load_spec
+
+    registry.DATASETS[dataset.name] = lambda root, d=dataset: d
+    RECIPES["pt-mini"].by_dataset[dataset.name] = _prompt_tuning(*PT_REFERENCE[family],
+                                                                 max_steps=PT_MINI_MAX_STEPS)
+    # The spec's PT row as for a registered LM task, then this candidate in its place
+    # (the spec check knows only registered tasks).
+    (config,) = expand(load_spec("table1-next"), "mini", ["winowhy"], [shots], [seed],
+                       methods=["gradient"], strict=False)
+    config = replace(config, dataset=dataset.name, backbone=backbone or config.backbone)
+    method = get_method(config.method).from_dict(config.method_settings)
+    problem = build_problem(config)
+    config = resolve(config, problem)
+    torch.manual_seed(config.seed)
+    generator = torch.Generator().manual_seed(config.seed)
+    ctx = RunContext(problem, config.gradient, config.budget, generator, RunLog(), config.config_hash(), None,
+                     target_model=_model_phrase(problem), task=_task_phrase(problem))
+    result = problem.select_result(method.run(ctx))
+    problem.learner.load_extra_state(result.learner_state)
+    _, (acc,) = problem.evaluate(result.prompt[None], "val")
+    return acc.item()
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.lm_task_criterion", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sdist", type=Path, help="bigbench-1.0.0.tar.gz (needed for non-shipped candidates)")
+    parser.add_argument("--candidates", nargs="*", default=[*SHIPPED, *CANDIDATES])
+    parser.add_argument("--seeds", nargs="*", type=int, default=[1, 2, 3])
+    parser.add_argument("--backbone", default="", help="backbone name (default: the spec's, minilm-lm)")
+    parser.add_argument("--out", type=Path, help="append one JSON line per candidate")
+    args = parser.parse_args(argv)
+    unknown = [c for c in args.candidates if c not in SHIPPED and c not in CANDIDATES]
+    if unknown:
+        parser.error(f"unknown candidate(s) {unknown}; known: {[*SHIPPED, *CANDIDATES]}")
+    raw = {}
+    wanted = [CANDIDATES[c].member for c in args.candidates if c in CANDIDATES]
+    if wanted:
+        if not args.sdist:
+            parser.error("--sdist is needed for " + ", ".join(c for c in args.candidates if c in CANDIDATES))
+        from maao.datasets.prepare import extract_members
+
+        raw = extract_members(args.sdist, wanted)
+    import torch
+
+    torch.set_num_threads(int(os.environ.get("MAAO_THREADS", "1")))   # mtest's slot: one core
+    for name in args.candidates:
+        if name in SHIPPED:
+            dataset, family = load_bigbench_lm(name), SHIPPED[name]
+        else:
+            cand = CANDIDATES[name]
+            dataset, family = candidate_dataset(cand, raw[cand.member]), cand.family
+        accs = [pt_val_accuracy(dataset, family, seed, args.backbone) for seed in args.seeds]
+        mean = sum(accs) / len(accs)
+        maj = majority(dataset.val.labels)
+        verdict = [why for why, failed in (("(a) margin < 10", mean - maj < 10), ("(b) >= 95 %", mean >= 95),
+                                           ("(c) test < 150", len(dataset.test) < 150)) if failed]
+        line = {"candidate": name, "family": family, "backbone": args.backbone or "minilm-lm",
+                "items": len(dataset.train) + len(dataset.val) + len(dataset.test),
+                "train": len(dataset.train), "val": len(dataset.val), "test": len(dataset.test),
+                "val_majority": round(maj, 2), "val_accuracy": [round(a, 2) for a in accs],
+                "val_mean": round(mean, 2), "margin": round(mean - maj, 2),
+                "verdict": "PASS" if not verdict else "FAIL " + ", ".join(verdict)}
+        print(json.dumps(line), flush=True)
+        if args.out:
+            with open(args.out, "a") as f:
+                f.write(json.dumps(line) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
