@@ -87,7 +87,8 @@ def _average_column() -> dict[str, float]:
     for line in (ROOT / "reports" / "table3.md").read_text().splitlines():
         cells = [c.strip() for c in line.strip("|").split("|")]
         if len(cells) == 4 and "±" in cells[3]:
-            out[cells[0].rstrip(" †‡")] = float(cells[3].strip("*").split("±")[0])
+            # the label without its verdict marks ("Combined (ours) †4,5": won comparisons 4 and 5)
+            out[re.sub(r"\s*[†‡][\d,]*$", "", cells[0])] = float(cells[3].strip("*").split("±")[0])
     return out
 
 
