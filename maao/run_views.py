@@ -9,13 +9,14 @@
 - `experiment_note`: the experiment's description (which table, scale, how
   to read it).
 
-Torch-free: everything arrives as plain numbers and strings.
+Torch-free: everything arrives as plain numbers and strings, from a run's
+record after `RunRecord.build` has cleaned it of API keys (maao/run_record.py),
+so nothing here redacts.
 """
 from __future__ import annotations
 
 import io
 
-from .redact import redact
 
 TAG_MAX = 5000          # MLflow 3 keeps tag values up to 8000 characters
 KEY_NUMBERS = (("test_accuracy", "test accuracy (%)"), ("test_loss", "test loss"),
@@ -31,7 +32,7 @@ COUNTS = ("llm_calls", "llm_fallbacks", "llm_prompt_tokens", "llm_completion_tok
 def final_prompt_text(record: dict) -> str:
     """The final prompt as words: the projected soft context V^-1(p), or the template."""
     text = record.get("projected") if record.get("kind") == "soft" else record.get("template")
-    return redact(str(text or ""))[:TAG_MAX]
+    return str(text or "")[:TAG_MAX]
 
 
 def restarts(method: str, rounds: list[dict], steps_per_round: int, n_rounds: int) -> list[tuple[int, str]]:
@@ -45,7 +46,7 @@ def restarts(method: str, rounds: list[dict], steps_per_round: int, n_rounds: in
             label = "no usable proposal" + (f": {entry['restart_from']}" if entry.get("restart_from") else "")
         else:
             label = f"LLM: {entry.get('restart_from', '')}"
-        marks.append((int(entry["step"]), redact(label)))
+        marks.append((int(entry["step"]), label))
     if not marks and method.startswith("multi_start"):
         marks = [(steps_per_round * (i + 1), "restart (multi-start)") for i in range(n_rounds)]
     return marks
@@ -72,7 +73,7 @@ def run_note(tags: dict, metrics: dict, prompt: str, marks: list[tuple[int, str]
     else:
         lines += ["", "No LLM: gradient descent only."]
     lines += ["", f"Configuration hash `{tags['config_hash']}` (artifact `config.json`)."]
-    return redact("\n".join(lines))
+    return "\n".join(lines)
 
 
 def loss_curve_png(title: str, metrics: list[tuple], marks: list[tuple[int, str]]) -> bytes | None:
@@ -96,7 +97,7 @@ def loss_curve_png(title: str, metrics: list[tuple], marks: list[tuple[int, str]
                     fontsize=7, color="#d62728", va="top")
     ax.set_xlabel("gradient step")
     ax.set_ylabel("training batch loss")
-    ax.set_title(redact(title), fontsize=10)
+    ax.set_title(title, fontsize=10)
     ax.grid(alpha=0.3)
     ax.legend(loc="lower left", fontsize=8)
     fig.tight_layout()
@@ -106,7 +107,7 @@ def loss_curve_png(title: str, metrics: list[tuple], marks: list[tuple[int, str]
 
 
 def _scored(items) -> list[str]:
-    return [f"| `{redact(str(t.get('text', '')))}` | {t.get('loss', float('nan')):.4f} | "
+    return [f"| `{t.get('text', '')}` | {t.get('loss', float('nan')):.4f} | "
             f"{t.get('accuracy', float('nan')):.2f} |" for t in items]
 
 
@@ -145,7 +146,7 @@ def rounds_markdown(title: str, rounds: list[dict], transcript: list[dict]) -> s
             out += ["**no usable proposal; continued unchanged**", ""]
         if "best" in entry:
             out += [f"**best template so far:** `{entry['best']}`", ""]
-    return redact("\n".join(out))
+    return "\n".join(out)
 
 
 def experiment_note(spec, scale: str, experiment: str) -> str:
@@ -154,7 +155,7 @@ def experiment_note(spec, scale: str, experiment: str) -> str:
     cells = (f"datasets {', '.join(body.get('datasets', []))}; shots {body.get('shots')}; "
              f"seeds {body.get('seeds')}")
     rows = ", ".join(r["name"] for r in spec.rows(scale))
-    return redact("\n".join([
+    return "\n".join([
         f"**{spec.table}** of the paper at the **{scale}** scale (spec `{spec.name}` v{spec.version}).", "",
         " ".join(str(spec.description).split()), "",
         f"Rows (tag `method`): {rows}. Cells: {cells}.", "",
@@ -170,4 +171,4 @@ def experiment_note(spec, scale: str, experiment: str) -> str:
         "Each run's description has its key numbers; `loss_curve.png` marks its restarts; "
         "`rounds.md` shows the LLM rounds.",
         "", f"Reports: `python -m reports {spec.table} --scale {scale}`; experiment `{experiment}`.",
-    ]))
+    ])

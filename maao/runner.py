@@ -19,6 +19,7 @@ import torch
 from .gradient import GradientSettings
 from .llm.prices import usage_metrics
 from .methods import Budget, RunContext, RunLog, get_method
+from .run_record import RunRecord
 from .problem import ProblemSettings, PromptProblem
 from .tracking import NOTE, PARENT, Tracker
 
@@ -261,13 +262,13 @@ def execute(config: RunConfig, tracker: Tracker, store=None, data_dir=None, cach
             metrics["llm_calls"] = len(llm.transcript)
             metrics.update(usage_metrics(llm.transcript, config.llm.get("model")))   # tokens, cost (USD)
             end_tags = provenance.finish_tags(store, llm.transcript)
+        params = config.semantic() if llm else {k: v for k, v in config.semantic().items() if k != "llm"}
+        record = RunRecord.build(name, params, runlog.metrics, metrics, artifacts, {**tags, **end_tags})
         try:
-            end_tags.update(_readable(config, name, {**tags, **end_tags}, metrics, runlog, artifacts,
-                                      llm.transcript if llm else []))
+            record = _readable(record, config, runlog.metrics)
         except Exception:  # noqa: BLE001 - a picture or a description never costs a trained run
             log.exception("run %s: description / loss curve / rounds.md not made", name)
-        params = config.semantic() if llm else {k: v for k, v in config.semantic().items() if k != "llm"}
-        tracker.finish(run_id, params, runlog.metrics, metrics, artifacts, end_tags)
+        tracker.finish(run_id, record)
     except BaseException as err:
         tracker.fail(run_id, err)
         raise
@@ -275,21 +276,24 @@ def execute(config: RunConfig, tracker: Tracker, store=None, data_dir=None, cach
     return RunSummary(config, False, metrics, metrics["seconds"], run_id, llm_replayed=replayed)
 
 
-def _readable(config, name, tags, metrics, runlog, artifacts, transcript) -> dict:
-    """What the MLflow UI shows a reader (maao/run_views.py): adds the loss
-    curve and the rounds as text to `artifacts`; returns the description and
-    final-prompt tags."""
+def _readable(record: RunRecord, config: RunConfig, step_metrics: list) -> RunRecord:
+    """What the MLflow UI shows a reader (maao/run_views.py), made from the
+    record's cleaned texts: the loss curve and the rounds as text, the
+    description and final-prompt tags."""
     from . import run_views
 
-    prompt = run_views.final_prompt_text(artifacts["final_prompt.json"])
-    marks = run_views.restarts(config.method, runlog.records.get("rounds", []),
-                               config.budget.steps_per_round, config.budget.rounds)
-    png = run_views.loss_curve_png(name, runlog.metrics, marks)
+    art = record.artifacts
+    rounds = art.get("rounds.json") or []
+    prompt = run_views.final_prompt_text(art["final_prompt.json"])
+    marks = run_views.restarts(config.method, rounds, config.budget.steps_per_round, config.budget.rounds)
+    views = {}
+    png = run_views.loss_curve_png(record.name, step_metrics, marks)
     if png is not None:
-        artifacts["loss_curve.png"] = png
-    if runlog.records.get("rounds"):
-        artifacts["rounds.md"] = run_views.rounds_markdown(name, runlog.records["rounds"], transcript)
-    return {NOTE: run_views.run_note(tags, metrics, prompt, marks), "final_prompt": prompt}
+        views["loss_curve.png"] = png
+    if rounds:
+        views["rounds.md"] = run_views.rounds_markdown(record.name, rounds, art.get("llm_transcript.json", []))
+    note = run_views.run_note(record.tags, record.final_metrics, prompt, marks)
+    return record.with_views(views, {NOTE: note, "final_prompt": prompt})
 
 
 def _model_phrase(problem) -> str:

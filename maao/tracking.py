@@ -33,7 +33,8 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from .claims import Lease, forget, is_live, store_lock
-from .redact import redact, redact_obj
+from .redact import redact
+from .run_record import RunRecord
 from .sqlite_store import ensure_created, quiet_schema_logs
 
 log = logging.getLogger(__name__)
@@ -248,24 +249,24 @@ class Tracker:
                                      tags={k: redact(str(v)) for k, v in tags.items()})
         return run.info.run_id
 
-    def finish(self, run_id: str, params: dict, metrics: list[tuple],
-               final: dict[str, float], artifacts: dict[str, object], tags: dict | None = None) -> None:
-        """metrics: (name, value, step[, timestamp ms]); final: end-of-run
-        values (step 0, now). An artifact is text (str), a picture (bytes) or
-        anything JSON can write."""
+    def finish(self, run_id: str, record: RunRecord) -> None:
+        """Write a finished run's record as it is: `RunRecord.build` has cleaned
+        it of keys (maao/run_record.py), so nothing is redacted here."""
+        if not isinstance(record, RunRecord):
+            raise TypeError(f"Tracker.finish takes a RunRecord (built and redacted by RunRecord.build), "
+                            f"got {type(record).__name__}")
         now = int(time.time() * 1000)
-        params, artifacts = redact_obj(params), redact_obj(artifacts)
-        if tags:
-            self.client.log_batch(run_id, tags=[RunTag(k, redact(str(v))) for k, v in sorted(tags.items())])
-        flat = _flatten("", params, {})
+        if record.tags:
+            self.client.log_batch(run_id, tags=[RunTag(k, v) for k, v in sorted(record.tags.items())])
+        flat = _flatten("", record.params, {})
         param_list = [Param(k, str(v)[:6000]) for k, v in sorted(flat.items())]
-        metric_list = [Metric(k, v, t[0] if t else now, s) for k, v, s, *t in metrics]
-        metric_list += [Metric(k, float(v), now, 0) for k, v in sorted(final.items())]
+        metric_list = [Metric(k, v, t[0] if t else now, s) for k, v, s, *t in record.step_metrics]
+        metric_list += [Metric(k, float(v), now, 0) for k, v in sorted(record.final_metrics.items())]
         for i in range(0, len(param_list), 100):
             self.client.log_batch(run_id, params=param_list[i:i + 100])
         for i in range(0, len(metric_list), 1000):
             self.client.log_batch(run_id, metrics=metric_list[i:i + 1000])
-        for name, obj in artifacts.items():
+        for name, obj in record.artifacts.items():
             if isinstance(obj, bytes):
                 self._log_bytes(run_id, name, obj)
             elif isinstance(obj, str):

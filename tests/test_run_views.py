@@ -5,6 +5,7 @@ import struct
 import pytest
 
 from maao import run_views
+from maao.run_record import RunRecord
 from maao.spec import load_spec
 
 SECRET = "sk-test-Zq81LmNc4VbX2wRtY7uKs"
@@ -32,7 +33,11 @@ def test_restarts_of_the_combined_method_and_of_multi_start():
 
 def test_rounds_are_readable_markdown_and_keep_no_key(monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", SECRET)
-    text = run_views.rounds_markdown("combined/intent_recognition/4shot/seed1", [ROUND, FALLBACK], TRANSCRIPT)
+    # as the runner makes them: from the run's record, cleaned once when built
+    record = RunRecord.build("combined/intent_recognition/4shot/seed1", {}, [], {},
+                             {"rounds.json": [ROUND, FALLBACK], "llm_transcript.json": TRANSCRIPT})
+    text = run_views.rounds_markdown(record.name, record.artifacts["rounds.json"],
+                                     record.artifacts["llm_transcript.json"])
     assert "## Round 0 (after step 10)" in text and "## Round 1 (after step 20)" in text
     assert "```text\na request to {}.\nLoss: 0.45\n" in text          # the reply, line by line
     assert "| `a request to {}.` | 0.2334 | 85.71 |" in text

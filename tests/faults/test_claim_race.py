@@ -4,6 +4,7 @@ runs is forced here, not hoped for: another process's run finishes right
 after claim's first look at the store."""
 from __future__ import annotations
 
+from maao.run_record import RunRecord
 from maao.tracking import Tracker
 
 EXPERIMENT, HASH = "maao-race-mini", "0123456789abcdef0123"
@@ -20,7 +21,7 @@ def finish_after_first_query(tracker: Tracker, other: Tracker, run_id: str) -> l
         found = search(*args, **kwargs)
         calls.append(kwargs.get("filter_string", args[1] if len(args) > 1 else ""))
         if len(calls) == 1:
-            other.finish(run_id, {}, [], {"test_accuracy": 50.0}, {})
+            other.finish(run_id, RunRecord.build("cell", {}, [], {"test_accuracy": 50.0}, {}))
         return found
 
     tracker.client.search_runs = search_then_finish
@@ -48,6 +49,6 @@ def test_a_run_still_training_is_busy_and_then_reused(tmp_path):
     other, tracker = Tracker(uri), Tracker(uri)
     first = other.claim(EXPERIMENT, HASH, "cell", TAGS)
     assert tracker.claim(EXPERIMENT, HASH, "cell", TAGS).state == "busy"
-    other.finish(first.run_id, {}, [], {"test_accuracy": 50.0}, {})
+    other.finish(first.run_id, RunRecord.build("cell", {}, [], {"test_accuracy": 50.0}, {}))
     again = tracker.claim(EXPERIMENT, HASH, "cell", TAGS)
     assert again.state == "finished" and again.run_id == first.run_id

@@ -11,6 +11,7 @@ from fake_openai_server import Fault
 
 from maao.llm import LLMClient, LLMError, LLMSettings, ResponseStore
 from maao.redact import MIN_LEN, RedactingFilter, redact
+from maao.run_record import RunRecord
 
 SECRET = "sk-proj-Zq81XbT4rLw9NeHc2VfG7kYs"
 MSGS = [{"role": "user", "content": "Propose 3 templates."}]
@@ -65,8 +66,11 @@ def test_planted_key_reaches_no_output(fake_llm_server, tmp_path, monkeypatch):
 
         tracker = Tracker(f"sqlite:///{tmp_path / 'mlflow.db'}")
         run = tracker.start("maao-secret-mini", f"run {SECRET[3:]}", {"note": SECRET[3:]})
-        tracker.finish(run, {"llm": {"base": SECRET[3:]}}, [], {"x": 1.0},
-                       {"llm_transcript.json": client.transcript, "note.txt": SECRET})
+        tracker.finish(run, RunRecord.build(f"run {SECRET[3:]}", {"llm": {"base": SECRET[3:]}}, [], {"x": 1.0},
+                                            {"llm_transcript.json": client.transcript, "note.txt": SECRET},
+                                            {"echo": SECRET[4:]}))
+        with pytest.raises(TypeError, match="RunRecord"):   # nothing unredacted reaches the store
+            tracker.finish(run, {"note.txt": SECRET})
         failed = tracker.start("maao-secret-mini", "failed", {})
         tracker.fail(failed, exc.value)
         tracker.fail(tracker.start("maao-secret-mini", "f2", {}), RuntimeError(f"echo {SECRET[3:]}"))

@@ -39,10 +39,11 @@ print("created without being killed")
 # The next command: open the store, train-free, as a sweep would use it.
 USE = """
 import sys
+from maao.run_record import RunRecord
 from maao.tracking import Tracker
 t = Tracker(sys.argv[1])
 claim = t.claim("maao-x-mini", "h" * 20, "cell", {"config_hash": "h" * 20, "method": "m"})
-t.finish(claim.run_id, {"a": 1}, [], {"test_accuracy": 50.0}, {})
+t.finish(claim.run_id, RunRecord.build("cell", {"a": 1}, [], {"test_accuracy": 50.0}, {}))
 print("usable", t.client.get_run(claim.run_id).info.status)
 """
 
