@@ -135,9 +135,15 @@ def test_golden_and_spec_leave_pending_rows_out():
 
 
 def test_awaiting_recording_must_name_rows(tmp_path):
-    text = (ROOT / "benchmarks/specs/table2.yaml").read_text()
+    import yaml
+
+    from maao.spec import read_spec
+
+    raw = read_spec(ROOT / "benchmarks/specs/table2.yaml")   # its included defaults merged in
+    assert raw["scales"]["mini"]["awaiting_recording"][0] == "coop_llm_qwen05b"
+    raw["scales"]["mini"]["awaiting_recording"][0] = "coop_llm_qwen5b"
     bad = tmp_path / "t.yaml"
-    bad.write_text(text.replace("awaiting_recording: [coop_llm_qwen05b,", "awaiting_recording: [coop_llm_qwen5b,"))
+    bad.write_text(yaml.safe_dump(raw))
     code = f"from maao.spec import load_spec; load_spec({str(bad)!r})"
     r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert r.returncode != 0 and "awaiting_recording[0]: unknown row 'coop_llm_qwen5b'" in r.stderr

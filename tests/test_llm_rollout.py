@@ -114,9 +114,9 @@ def test_caller_sample_index_refused_under_per_seed_call(fake_llm_server, tmp_pa
 def test_spec_with_a_bad_rollout_is_a_one_line_error(tmp_path, bad, field):
     import yaml
 
-    from maao.spec import SpecError, load_spec
+    from maao.spec import SpecError, load_spec, read_spec
 
-    raw = yaml.safe_load((RESPONSES.parent / "specs" / "table7.yaml").read_text())
+    raw = read_spec(RESPONSES.parent / "specs" / "table7.yaml")   # its included defaults merged in
     raw["scales"]["mini"]["llm"].update(bad)
     path = tmp_path / "t7.yaml"
     path.write_text(yaml.safe_dump(raw))
