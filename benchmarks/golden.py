@@ -34,9 +34,11 @@ from pathlib import Path
 GOLDEN_DIR = Path(__file__).resolve().parent / "golden"
 SCALE = "mini"
 # (dataset, shots, seed) cells re-run per spec; every method row of the spec runs on each.
+# CI replays them all (tests/test_golden_replay.py, ~9 min of the suite's
+# time). Table 3 at 1 and 16 shots; its 4-shot cell was dropped to keep CI
+# within 30 minutes: 4-shot training is replayed by Tables 2 and 4-8's cells.
 CELLS = {
-    "table3": [("intent_recognition", 1, 1), ("intent_recognition", 4, 1),
-               ("intent_recognition", 16, 1), ("bbc_news", 1, 2)],
+    "table3": [("intent_recognition", 1, 1), ("intent_recognition", 16, 1), ("bbc_news", 1, 2)],
     "table4": [("intent_recognition", 4, 2)],
     "table5": [("intent_recognition", 4, 2)],
     "table6": [("intent_recognition", 4, 2)],

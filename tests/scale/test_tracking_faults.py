@@ -14,7 +14,9 @@ from sweeps import REPO, maao_env, report, run, sweep_cmd
 pytestmark = pytest.mark.scale
 
 # Fail within seconds instead of MLflow's default of 7 retries with backoff.
-FAST = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "0.5",
+# MLflow reads the backoff factor as an integer: "0.5" is a bad value and the
+# sweep exits at once (as in tests/faults/test_sweep_faults.py).
+FAST = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
         "MLFLOW_HTTP_REQUEST_TIMEOUT": "30"}
 
 
@@ -37,7 +39,9 @@ def test_postgres_down_mid_sweep_is_one_line_and_the_sweep_resumes(local_table, 
         deadline = time.monotonic() + 300
         while time.monotonic() < deadline and proc.poll() is None and not cell_runs(mlflow_server.uri, "FINISHED"):
             time.sleep(0.2)
-        assert proc.poll() is None, "the sweep ended before a run had finished"
+        if proc.poll() is not None:
+            out, err = proc.communicate()
+            pytest.fail(f"the sweep ended (exit {proc.returncode}) before a run had finished:\n{err[-3000:]}")
         postgres.stop()                                   # the database behind the server goes away
         try:
             out, err = proc.communicate(timeout=400)
