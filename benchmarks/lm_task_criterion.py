@@ -92,12 +92,16 @@ def main(argv=None) -> int:
         else:
             cand = CANDIDATES[name]
             dataset, family = candidate_dataset(cand, raw[cand.member]), cand.family
-        accs = [pt_val_accuracy(dataset, family, seed, args.backbone) for seed in args.seeds]
+        accs = []
+        for seed in args.seeds:          # one line per seed: a long scoring shows where it is
+            accs.append(pt_val_accuracy(dataset, family, seed, args.backbone))
+            print(f"# {name} seed {seed}: val accuracy {accs[-1]:.2f} (val majority "
+                  f"{majority(dataset.val.labels):.2f})", flush=True)
         mean = sum(accs) / len(accs)
         maj = majority(dataset.val.labels)
         verdict = [why for why, failed in (("(a) margin < 10", mean - maj < 10), ("(b) >= 95 %", mean >= 95),
                                            ("(c) test < 150", len(dataset.test) < 150)) if failed]
-        line = {"candidate": name, "family": family, "backbone": args.backbone or "minilm-lm",
+        line = {"candidate": name, "family": family, "backbone": args.backbone or "minilm-lm", "seeds": args.seeds,
                 "items": len(dataset.train) + len(dataset.val) + len(dataset.test),
                 "train": len(dataset.train), "val": len(dataset.val), "test": len(dataset.test),
                 "val_majority": round(maj, 2), "val_accuracy": [round(a, 2) for a in accs],

