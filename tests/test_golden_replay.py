@@ -46,3 +46,22 @@ def test_platform_names_the_cpu_kernels():
     pid = golden.platform_id()
     assert golden.cpu_id() in pid and torch.backends.cpu.get_cpu_capability() in pid
     assert pid != "x86_64|torch 2.14.1|threads 2"   # the pre-#136 form never matches
+
+
+def test_an_unknown_platform_may_land_within_the_known_platforms_span():
+    """Decision #139: where known platforms replay a run to different values, a
+    new platform passes anywhere in their span (widened by the tolerance) and
+    fails beyond it; a platform with its own entry is still compared exactly."""
+    name = "combined/winowhy/32shot/seed1"
+    doc = {"platform": "ref", "runs": {name: {"test_accuracy": 48.31, "llm_calls": 3}},
+           "per_platform": {"amd": {name: {"test_accuracy": 50.11, "llm_calls": 3}}}}
+    want, exact, known = golden.expected(doc, "new cpu")
+    assert not exact and want is doc["runs"]
+    inside, beyond = {name: {"test_accuracy": 49.66, "llm_calls": 3}}, {name: {"test_accuracy": 51.0,
+                                                                                "llm_calls": 3}}
+    assert golden.compare(want, inside, exact, known) == []
+    (line,) = golden.compare(want, beyond, exact, known)
+    assert "48.310000..50.110000" in line
+    assert golden.compare(want, inside, exact) != []               # without the span: beyond tolerance
+    assert golden.expected(doc, "amd") == (doc["per_platform"]["amd"], True, ())
+    assert golden.compare(doc["per_platform"]["amd"], inside, True) != []
