@@ -21,6 +21,7 @@ from .llm.prices import usage_metrics
 from .methods import Budget, RunContext, RunLog, get_method
 from .run_record import RunRecord
 from .problem import ProblemSettings, PromptProblem
+from .table_views import COMPARE_METRIC
 from .tracking import NOTE, PARENT, Tracker
 
 log = logging.getLogger(__name__)
@@ -263,6 +264,11 @@ def execute(config: RunConfig, tracker: Tracker, store=None, data_dir=None, cach
             metrics.update(usage_metrics(llm.transcript, config.llm.get("model")))   # tokens, cost (USD)
             end_tags = provenance.finish_tags(store, llm.transcript)
         params = config.semantic() if llm else {k: v for k, v in config.semantic().items() if k != "llm"}
+        # What MLflow's compare page plots by default: the first three differing
+        # params, sorted (capitals first), against the first metric a run logged
+        # (Tracker.finish writes these first); maao.table_views, issue 26 item 4.
+        params = {"Method": config.name, "Seed": str(config.seed), "Shots": str(config.shots), **params}
+        metrics[COMPARE_METRIC] = metrics["test_accuracy"]
         record = RunRecord.build(name, params, runlog.metrics, metrics, artifacts, {**tags, **end_tags})
         try:
             record = _readable(record, config, runlog.metrics)

@@ -260,8 +260,10 @@ class Tracker:
             self.client.log_batch(run_id, tags=[RunTag(k, v) for k, v in sorted(record.tags.items())])
         flat = _flatten("", record.params, {})
         param_list = [Param(k, str(v)[:6000]) for k, v in sorted(flat.items())]
-        metric_list = [Metric(k, v, t[0] if t else now, s) for k, v, s, *t in record.step_metrics]
-        metric_list += [Metric(k, float(v), now, 0) for k, v in sorted(record.final_metrics.items())]
+        # End-of-run values first, sorted ("Test accuracy" leads): MLflow lists a run's
+        # metrics in the order they were first logged, and its compare page plots the first.
+        metric_list = [Metric(k, float(v), now, 0) for k, v in sorted(record.final_metrics.items())]
+        metric_list += [Metric(k, v, t[0] if t else now, s) for k, v, s, *t in record.step_metrics]
         for i in range(0, len(param_list), 100):
             self.client.log_batch(run_id, params=param_list[i:i + 100])
         for i in range(0, len(metric_list), 1000):

@@ -16,6 +16,7 @@ from maao.llm import ReplayMiss, ResponseStore
 from maao.methods import Budget, available_methods
 from maao.runner import build_problem, execute
 from maao.spec import expand, load_spec
+from maao.table_views import COMPARE_METRIC, COMPARE_PARAMS
 from maao.tracking import Tracker
 
 pytestmark = pytest.mark.slow
@@ -112,6 +113,11 @@ def test_run_finished_tagged_and_scored(runs, tracker, method):
         assert "llm_transcript.json" not in names and "llm_calls" not in run.data.metrics
     # artifacts live under the test's directory, not the repository
     assert str(Path.cwd()) in run.info.artifact_uri
+    # MLflow's compare page plots the first differing params (sorted) against the
+    # first metric a run logged: Method, Seed, Shots and "Test accuracy" (issue 26)
+    assert list(run.data.metrics)[0] == "Test accuracy" == COMPARE_METRIC
+    assert run.data.metrics["Test accuracy"] == acc
+    assert {k: run.data.params[k] for k in COMPARE_PARAMS} == {"Method": method, "Seed": "1", "Shots": "1"}
 
 
 def test_combined_restarts_from_lowest_loss_proposal(runs, tracker, ordered_reply):

@@ -199,6 +199,32 @@ def test_a_headless_browser_shows_the_runs(ui):
     assert "single_start/intent_recognition/1shot/seed1" in dom
 
 
+@pytest.mark.slow
+def test_a_headless_browser_plots_the_method_against_test_accuracy(ui):
+    """Issue 26 item 4: the compare page's parallel-coordinates plot takes the
+    first three differing params (sorted) and the first metric the runs logged;
+    runs written by the runner lead with Method (Seed, Shots where they differ:
+    not in this one-cell store) and "Test accuracy" (before: batch_loss)."""
+    import re
+
+    from maao.ui import compare_url
+
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser is None:
+        pytest.skip("chromium is not installed (Debian: apt-get install -y chromium)")
+    eid = _api(ui, "experiments/get-by-name?experiment_name=maao-table3-mini")["experiment"]["experiment_id"]
+    ids = [r["info"]["run_id"] for r in _search(ui, eid, "tags.config_hash != ''")]
+    axes = []
+    for _ in range(3):      # a loaded machine may dump the page before the plot is drawn
+        dom = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                              "--virtual-time-budget=30000", "--window-size=2400,1600", "--dump-dom",
+                              compare_url(ui["base"], eid, ids)], capture_output=True, text=True, timeout=180).stdout
+        axes = re.findall(r'class="axis-title"[^>]*data-unformatted="([^"]*)"', dom)
+        if axes:
+            break
+    assert axes[0] == "Method" and axes[-1] == "Test accuracy", axes
+
+
 def test_ui_without_a_store_says_how_to_fill_it(tmp_path, capsys):
     assert main(["ui", "--tracking-uri", f"sqlite:///{tmp_path / 'none.db'}"]) == 2
     assert "tox -e table3" in capsys.readouterr().err
