@@ -13,7 +13,8 @@ ABS_TOL_LOSS, accuracies within ACC_TOL_EXAMPLES test examples.
 
 A recorded run can replay to other numbers on another CPU where the run is
 sensitive to float order (Table 1's combined winowhy cell: a binary task near
-chance, 6-8 of 445 test answers flip on AMD EPYCs with the same replies). Such
+chance: its accuracy moves by 12-16 of its 890 test answers on AMD EPYCs with
+the same replies). Such
 a platform gets its own exact entry (`add-platform`, decision 137), made from
 the same recorded replies, beside the reference values of the recording
 platform. A platform with neither is compared with the tolerance, around the
