@@ -21,7 +21,7 @@ from .llm.prices import usage_metrics
 from .methods import Budget, RunContext, RunLog, get_method
 from .run_record import RunRecord
 from .problem import ProblemSettings, PromptProblem
-from .table_views import COMPARE_METRIC
+from .table_views import COMPARE_METRIC, COMPARE_PARAMS
 from .tracking import NOTE, PARENT, Tracker
 
 log = logging.getLogger(__name__)
@@ -267,7 +267,7 @@ def execute(config: RunConfig, tracker: Tracker, store=None, data_dir=None, cach
         # What MLflow's compare page plots by default: the first three differing
         # params, sorted (capitals first), against the first metric a run logged
         # (Tracker.finish writes these first); maao.table_views, issue 26 item 4.
-        params = {"Method": config.name, "Seed": str(config.seed), "Shots": str(config.shots), **params}
+        params = {**dict(zip(COMPARE_PARAMS, (config.name, str(config.seed), str(config.shots)))), **params}
         metrics[COMPARE_METRIC] = metrics["test_accuracy"]
         record = RunRecord.build(name, params, runlog.metrics, metrics, artifacts, {**tags, **end_tags})
         try:
