@@ -13,7 +13,8 @@ parent run, from the report's own files (`<table>.csv`, `<table>_cells.csv`):
   and `mlflow.runColor` (one colour per method), params `Method`, `Seed`,
   `Shots` and metric `Test accuracy` (MLflow's compare page plots the first
   three differing params, sorted, against the first shared metric: capitals
-  sort first); LLM runs logged before runs counted tokens get
+  sort first; runs written since decision 140 carry them from the start,
+  `maao.runner`); LLM runs logged before runs counted tokens get
   `llm_prompt_tokens`, `llm_completion_tokens` (and `llm_cost_usd`) from their
   transcript, and the parent the sums over the table's cells. Tags, params and metrics only: hashes, status and provenance,
   which decide reuse, stay as they are;
