@@ -138,6 +138,10 @@ def _responses_path(spec, args) -> Path:
     return Path(args.responses) if getattr(args, "responses", None) else spec.responses_path(args.scale)
 
 
+def _manifest_path(spec, args) -> Path:
+    return spec.manifest_path(args.scale, _responses_path(spec, args))
+
+
 def _checked_spec(args):
     """The spec and the command line's names and numbers, checked before torch
     is imported or the MLflow store is opened (one-line errors, exit 2)."""
@@ -203,7 +207,7 @@ def cmd_runs(args, spec=None) -> int:
     env_uri = os.environ.get("MLFLOW_TRACKING_URI")  # read before MLflow sets it (mlflow.set_tracking_uri)
     tracker = Tracker(args.tracking_uri)
     started = time.perf_counter()
-    done = skipped = replayed = 0
+    done = skipped = replayed = mirrored = 0
     experiment = configs[0].experiment
     tracker.describe_experiment(experiment, experiment_note(spec, args.scale, experiment))
     # A sweep nests its runs under the experiment's sweep parent (maao.tracking).
@@ -213,16 +217,18 @@ def cmd_runs(args, spec=None) -> int:
     bar = tqdm(configs, desc=f"{spec.name}/{args.scale}", unit="run", disable=len(configs) == 1)
 
     def run(config):
-        nonlocal done, skipped, replayed
+        nonlocal done, skipped, replayed, mirrored
         summary = execute(config, tracker, store, args.data_dir, args.cache_dir, force=args.force,
                           progress=len(configs) == 1, parent_run_id=parent)
         if summary.busy:
             return summary
         skipped += summary.skipped
+        mirrored += summary.mirrored
         done += not summary.skipped
         replayed += summary.llm_replayed
         if len(configs) == 1 or args.verbose:
-            state = "skipped (already finished)" if summary.skipped else f"{summary.seconds:.1f}s"
+            state = ("copied from another table's run" if summary.mirrored else
+                     "skipped (already finished)" if summary.skipped else f"{summary.seconds:.1f}s")
             m = summary.metrics
             tqdm.write(f"{config.name} {config.dataset} {config.shots}-shot seed {config.seed}: "
                        f"test acc {m.get('test_accuracy', float('nan')):.2f}  "
@@ -279,13 +285,14 @@ def cmd_runs(args, spec=None) -> int:
         # reused after this process loaded the file (its snapshot lacks them)
         from .llm.store import read_records
 
-        write_manifest(_responses_path(spec, args).with_suffix(".manifest.json"), store.used_keys,
+        write_manifest(_manifest_path(spec, args), store.used_keys,
                        read_records(store.records_path))
     # (Ray tasks do not report their replays back: counted for the local executor)
     llm_calls = (f"{replayed} LLM call(s) replayed from {store.records_path.name}" if store.mode == "replay"
                  else f"{replayed} LLM call(s) answered from {store.records_path.name}, "
                       f"the others live (mode {store.mode})")
-    print(f"maao: {done} run(s) trained, {skipped} skipped as already finished, {llm_calls}, "
+    reused = f" ({mirrored} of them copied from another table's run)" if mirrored else ""
+    print(f"maao: {done} run(s) trained, {skipped} skipped as already finished{reused}, {llm_calls}, "
           f"{time.perf_counter() - started:.1f}s total; MLflow: {tracker.uri}\n"
           f"maao: browse them: {ui_command(spec.table, args.scale, tracker.uri, env_uri)}")
     if failed:
@@ -324,13 +331,15 @@ def cmd_responses(args, spec) -> int:
     path = _responses_path(spec, args)
     edited = reply_mismatches(path)    # every reply against its digest, before the store refuses the first
     if edited:
-        print(f"{path.with_suffix('.manifest.json').name}: {len(edited)} reply(ies) differ from their digest")
+        print(f"{_manifest_path(spec, args).name}: {len(edited)} reply(ies) differ from their digest")
         for line in edited:
             print(f"  edited  {line}")
         return 1
     store = open_response_store(path, "replay")
-    manifest = path.with_suffix(".manifest.json")
-    missing, orphans = check_manifest(manifest, store)
+    manifest = _manifest_path(spec, args)
+    missing, _ = check_manifest(manifest, store)
+    # orphans: records no table of the store uses (one file per scale: every table's manifest)
+    _, orphans = check_manifest(spec.manifests_of_store(args.scale, path), store)
     print(f"{manifest.name}: {len(store.keys())} records, {len(missing)} missing, {len(orphans)} orphan, "
           f"0 edited")
     for key in missing:

@@ -73,7 +73,7 @@ def plan_text(spec, configs: list, uri: str, responses: Path, mode: str, force: 
     verb = "replay from" if mode == "replay" else "make (answered from the records where they hold them)"
     lines.append(f"  LLM calls: ~{n_calls:.0f} to {verb} {responses.name}"
                  + (f"; {unknown_calls} LLM run(s) without a finished run to go by" if unknown_calls else ""))
-    manifest = responses.with_suffix(".manifest.json")
+    manifest = spec.manifest_path(configs[0].scale, responses) if configs else responses.with_suffix(".manifest.json")
     if responses.is_file() and manifest.is_file():
         import os
 

@@ -59,6 +59,9 @@ class RunConfig:
     # varies the initialisation; and a test-accuracy curve every `eval_every` steps.
     data_seed: int | None = None
     eval_every: int | None = None
+    # The scale's runs version where runs are shared across tables (the spec's
+    # `shared_runs`), 0 where a run belongs to its table: see identity().
+    shared_runs: int = 0
 
     def __post_init__(self):
         if self.shots <= 0:
@@ -67,7 +70,7 @@ class RunConfig:
     def semantic(self) -> dict:
         d = asdict(self)
         d["llm"] = {k: v for k, v in sorted(self.llm.items()) if k not in _LLM_TRANSPORT}
-        for optional in ("label", "budget_overrides", "data_seed", "eval_every", "learner"):
+        for optional in ("label", "budget_overrides", "data_seed", "eval_every", "learner", "shared_runs"):
             # absent unless used, so hashes of runs recorded before they existed stay valid
             if not d[optional]:
                 del d[optional]
@@ -87,8 +90,30 @@ class RunConfig:
         """The seed of the few-shot sample: `data_seed` where fixed, else `seed`."""
         return self.seed if self.data_seed is None else self.data_seed
 
+    def identity(self) -> dict:
+        """What the run hash covers.
+
+        A table's own run (`shared_runs` 0): the semantic configuration, its
+        table and spec version included. A run shared across tables: what
+        can change its result, each part resolved to its settings (so
+        Table 4's "td_mp_ot" that states the combined optimizer's defaults
+        and Table 3's "combined" that states them otherwise are one run),
+        and the scale's runs version in place of table, spec version, row
+        name and the budget overrides (the resolved budget covers them).
+        Call it on a resolved config (`resolve`: the budget filled in)."""
+        d = self.semantic()
+        if not self.shared_runs:
+            return d
+        from .learners.settings import learner_settings
+
+        for per_table in ("table", "spec", "label", "budget_overrides"):
+            d.pop(per_table, None)
+        d["method_settings"] = asdict(get_method(self.method).from_dict(self.method_settings).settings)
+        d["learner"] = asdict(learner_settings(self.learner))
+        return d
+
     def config_hash(self) -> str:
-        blob = json.dumps(self.semantic(), sort_keys=True, separators=(",", ":"), default=str)
+        blob = json.dumps(self.identity(), sort_keys=True, separators=(",", ":"), default=str)
         return hashlib.sha256(blob.encode()).hexdigest()[:20]
 
     @property
@@ -105,6 +130,7 @@ class RunSummary:
     run_id: str
     busy: bool = False      # another live process is training this configuration (run_id)
     llm_replayed: int = 0   # LLM calls answered from the response store (not live)
+    mirrored: bool = False  # a copy of the run another table's sweep trained (maao.shared_runs)
 
 
 @lru_cache(maxsize=4)
@@ -235,6 +261,10 @@ def execute(config: RunConfig, tracker: Tracker, store=None, data_dir=None, cach
     if claim.state == "busy":
         return RunSummary(config, True, {}, 0.0, claim.run_id, busy=True)
     run_id = claim.run_id
+    if config.shared_runs and not force:
+        mirrored = _mirror_if_trained(config, tracker, run_id, key, tags, reusable, store, llm is not None)
+        if mirrored is not None:
+            return mirrored
     start = time.perf_counter()
     try:
         torch.manual_seed(config.seed)
@@ -280,6 +310,32 @@ def execute(config: RunConfig, tracker: Tracker, store=None, data_dir=None, cach
         raise
     replayed = sum(e["source"] != "live" for e in llm.transcript) if llm else 0
     return RunSummary(config, False, metrics, metrics["seconds"], run_id, llm_replayed=replayed)
+
+
+def _mirror_if_trained(config, tracker, run_id, key, tags, reusable, store, uses_llm):
+    """A run shared across tables that another table's sweep trained: the
+    claimed run becomes its mirror (maao.shared_runs), skipped like a
+    finished run. None where no such run exists (this process trains it)."""
+    from . import provenance, shared_runs
+
+    source = shared_runs.find_source(tracker, config.scale, key, config.experiment, reusable)
+    if source is None:
+        return None
+    try:
+        metrics = shared_runs.mirror(tracker, run_id, source, tags, _mirror_note(config))
+    except BaseException as err:
+        tracker.fail(run_id, err)
+        raise
+    if uses_llm:   # the manifest of this table lists the keys its mirrored runs use
+        pairs = provenance.pairs_of(source)
+        store.used_keys.update(k for k, _ in pairs or ())
+        store.used_keys_known &= pairs is not None
+    return RunSummary(config, True, metrics, 0.0, run_id, mirrored=True)
+
+
+def _mirror_note(config) -> str:
+    return (f"{config.name} in {config.table} ({config.dataset}, {config.shots} shots, seed {config.seed}): "
+            f"the same configuration (hash {config.config_hash()}, runs version {config.shared_runs}).")
 
 
 def _readable(record: RunRecord, config: RunConfig, step_metrics: list) -> RunRecord:

@@ -51,9 +51,39 @@ class Spec:
         them out; a sweep in a recording mode runs them like any row."""
         return set(self.scale(scale).get("awaiting_recording") or ())
 
+    def shared_runs(self, scale: str) -> int:
+        """The scale's `shared_runs` version, 0 where the spec has none.
+
+        0: a run belongs to its table (its hash covers table and spec
+        version; one response file per table). N >= 1: runs are shared
+        across tables (docs/power.md, decision 141): the hash covers what
+        can change the result and `shared_runs: N` in place of table and
+        spec version, every table of the scale reads one response file, and
+        a configuration finished for one table is mirrored into the others'
+        experiments, so it shows one number everywhere. Bump N in every
+        spec of the scale when a change of code alters results."""
+        return int(self.scale(scale).get("shared_runs") or 0)
+
     def responses_path(self, scale: str) -> Path:
-        rel = self.scale(scale).get("responses", f"../responses/{self.table}-{scale}.jsonl")
-        return (self.path.parent / rel).resolve()
+        default = f"../responses/{scale}.jsonl" if self.shared_runs(scale) else \
+            f"../responses/{self.table}-{scale}.jsonl"
+        return (self.path.parent / self.scale(scale).get("responses", default)).resolve()
+
+    def manifest_path(self, scale: str, responses: Path | None = None) -> Path:
+        """The keys this table's runs use: beside the response file, one per
+        table (`mini.table3.manifest.json`) where the file is the scale's."""
+        path = responses or self.responses_path(scale)
+        if self.shared_runs(scale):
+            return path.with_name(f"{path.stem}.{self.table}.manifest.json")
+        return path.with_suffix(".manifest.json")
+
+    def manifests_of_store(self, scale: str, responses: Path | None = None) -> list:
+        """Every table's manifest of the response file (for orphans: a record
+        no table uses)."""
+        path = responses or self.responses_path(scale)
+        if self.shared_runs(scale):
+            return sorted(path.parent.glob(f"{path.stem}.*.manifest.json"))
+        return [path.with_suffix(".manifest.json")]
 
 
 def resolve_spec_path(name_or_path: str) -> Path:
@@ -254,6 +284,6 @@ def expand(spec: Spec, scale: str, datasets=None, shots=None, seeds=None, method
                         label=name if name != method else "",
                         budget_overrides=dict(row["budget"]),
                         data_seed=body.get("data_seed"), eval_every=body.get("eval_every"),
-                        spec=f"{spec.name}@v{spec.version}",
+                        spec=f"{spec.name}@v{spec.version}", shared_runs=spec.shared_runs(scale),
                         llm={**(body.get("llm") or {}), **(row["llm"] or {})}))
     return configs

@@ -19,7 +19,7 @@ from pathlib import Path
 TOP_KEYS = ("name", "version", "table", "description", "methods", "method_settings", "scales")
 SCALE_KEYS = ("backbone", "backbone_options", "recipe", "datasets", "shots", "seeds", "llm",
               "problem", "gradient", "budget", "responses", "data_seed", "eval_every", "methods",
-              "method_settings", "learners", "awaiting_recording")
+              "method_settings", "learners", "awaiting_recording", "shared_runs")
 REQUIRED_SCALE = ("backbone", "recipe", "datasets", "shots", "seeds")
 # What a scale's `learners.<kind>` block may change for rows of that learner
 # (TCP runs on ViT-B/16 with its own recipe where CoOp runs on RN50), and a
@@ -223,6 +223,8 @@ def _scale(where: str, body: dict, methods: set, rows: list) -> None:
             _keys(f"{where}.learners.{kind}", block, LEARNER_SCALE_KEYS)
     if "responses" in body and not isinstance(body["responses"], str):
         raise SpecError(f"{where}.responses: expected a path, got {body['responses']!r}")
+    if "shared_runs" in body:   # the version of the scale's runs shared across tables (maao.spec)
+        _int(f"{where}.shared_runs", body["shared_runs"], 1)
 
 
 def _llm_values(where: str, block, cls) -> None:

@@ -238,6 +238,12 @@ class Tracker:
         while is_live(self.uri, run_id):
             time.sleep(poll_s)
 
+    def close_finished(self, run_id: str) -> None:
+        """Mark a claimed run FINISHED whose record was written otherwise (a
+        mirror, maao.shared_runs), and release its lease."""
+        self.client.set_terminated(run_id, "FINISHED")
+        self._release(run_id)
+
     def _release(self, run_id: str) -> None:
         lease = self._leases.pop(run_id, None)
         if lease is not None:
