@@ -106,8 +106,10 @@ class RunConfig:
             return d
         from .learners.settings import learner_settings
 
-        for per_table in ("table", "spec", "label", "budget_overrides"):
+        for per_table in ("table", "spec", "label"):
             d.pop(per_table, None)
+        if self.budget is not None:     # resolved: the budget says what the overrides did
+            d.pop("budget_overrides", None)
         d["method_settings"] = asdict(get_method(self.method).from_dict(self.method_settings).settings)
         d["learner"] = asdict(learner_settings(self.learner))
         return d

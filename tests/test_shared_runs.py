@@ -133,6 +133,18 @@ def test_the_second_table_mirrors_the_first_tables_run(tmp_path, fake_llm_server
     assert main(["responses", "check", str(b)]) == 0
     assert "mini.tb.manifest.json" in capsys.readouterr().out
 
+    # The tables' manifests commit to the shared file's replies: an edited reply is refused.
+    from maao.llm import ResponseStore
+    from maao.llm.errors import CorruptRecord
+
+    lines = (responses / "mini.jsonl").read_text().splitlines(keepends=True)
+    record = json.loads(lines[0])
+    record["response"]["text"] = "1. an edited {}\n" + record["response"]["text"]
+    lines[0] = json.dumps(record, sort_keys=True, separators=(",", ":")) + "\n"
+    (responses / "mini.jsonl").write_text("".join(lines))
+    with pytest.raises(CorruptRecord, match=r"mini\.t[ab]\.manifest\.json"):
+        ResponseStore(responses / "mini.jsonl", cache_dir=tmp_path / "index")
+
 
 def test_a_bad_shared_runs_value_is_one_line(tmp_path, capsys):
     a, _ = write_specs(tmp_path, shared="shared_runs: yes")
@@ -141,8 +153,12 @@ def test_a_bad_shared_runs_value_is_one_line(tmp_path, capsys):
     assert len(err.splitlines()) == 1 and "shared_runs" in err and str(a) in err
 
 
-def test_replicating_a_config_keeps_its_identity_fields():
-    # The hash of a table's own run is what it was before shared runs existed.
-    (config,) = expand(load_spec("table3"), "mini", ["bbc_news"], [4], [1], ["combined"])
+def test_a_tables_own_run_keeps_table_and_spec_in_its_hash(tmp_path):
+    # Without shared_runs the hash covers what it covered before shared runs existed.
+    a, _ = write_specs(tmp_path, shared="")
+    (config,) = expand(load_spec(str(a)), "mini", methods=["combined"], seeds=[1])
     assert config.shared_runs == 0 and "shared_runs" not in config.semantic()
-    assert replace(config, shared_runs=1).identity() != config.identity()
+    assert config.identity() == config.semantic()
+    assert (config.identity()["table"], config.identity()["spec"]) == ("ta", "ta@v1")
+    shared = replace(config, shared_runs=1).identity()
+    assert "table" not in shared and "spec" not in shared and shared["shared_runs"] == 1

@@ -184,6 +184,15 @@ def manifest_path(records_path: Path) -> Path:
     return Path(records_path).with_suffix(".manifest.json")
 
 
+def manifest_paths(records_path: Path) -> list[Path]:
+    """Every manifest that commits to replies of a responses JSONL: the one
+    beside it (x.manifest.json) and, for a file shared by a scale's tables,
+    each table's (x.<table>.manifest.json; decision 141)."""
+    path = Path(records_path)
+    own = [manifest_path(path)] if manifest_path(path).exists() else []
+    return own + sorted(path.parent.glob(f"{path.stem}.*.manifest.json"))
+
+
 def reply_digest(record: dict) -> str:
     """sha256 of a record's reply (its canonical `response` object): what a
     replay serves. The key covers the request; this covers the answer."""
@@ -205,33 +214,33 @@ def manifest_digests(path: Path) -> dict[str, str | None]:
 
 
 def reply_mismatches(path: Path, records=None, lines_of=None) -> list[str]:
-    """One line per record whose reply differs from the digest the manifest
-    beside `path` commits to (none without a manifest)."""
-    manifest = manifest_path(path)
-    if not manifest.exists():
+    """One line per record whose reply differs from the digest a manifest
+    of `path` commits to (none without a manifest)."""
+    manifests = manifest_paths(path)
+    if not manifests:
         return []
     if records is None:
         records, lines_of = _parse_records(path)
-    bad = []
-    for key, want in sorted(manifest_digests(manifest).items(), key=lambda kv: lines_of.get(kv[0], 0)):
-        rec = records.get(key)
-        if want is not None and rec is not None and reply_digest(rec) != want:
-            bad.append(f"{path}:{lines_of[key]}: the reply of key {key} differs from its digest in "
-                       f"{manifest.name} (edited or damaged); restore the file (git checkout -- {path}) "
-                       f"or re-record that reply (--llm-mode refresh)")
+    bad, seen = [], set()
+    for manifest in manifests:
+        for key, want in sorted(manifest_digests(manifest).items(), key=lambda kv: lines_of.get(kv[0], 0)):
+            rec = records.get(key)
+            if want is not None and rec is not None and reply_digest(rec) != want and key not in seen:
+                seen.add(key)
+                bad.append(f"{path}:{lines_of[key]}: the reply of key {key} differs from its digest in "
+                           f"{manifest.name} (edited or damaged); restore the file (git checkout -- {path}) "
+                           f"or re-record that reply (--llm-mode refresh)")
     return bad
 
 
 def update_manifest_digests(path: Path, records: dict[str, dict]) -> None:
     """After a recording tool rewrote replies: the manifest's digests of the
     keys it lists follow the new replies (hand edits never pass here)."""
-    manifest = manifest_path(path)
-    if not manifest.exists():
-        return
-    digests = manifest_digests(manifest)
-    new = {k: (reply_digest(records[k]) if k in records else v) for k, v in digests.items()}
-    if new != digests:
-        write_text_atomic(manifest, json.dumps(dict(sorted(new.items())), indent=1) + "\n")
+    for manifest in manifest_paths(path):
+        digests = manifest_digests(manifest)
+        new = {k: (reply_digest(records[k]) if k in records else v) for k, v in digests.items()}
+        if new != digests:
+            write_text_atomic(manifest, json.dumps(dict(sorted(new.items())), indent=1) + "\n")
 
 
 def write_text_atomic(path: Path, text: str) -> None:
@@ -352,7 +361,7 @@ class ResponseStore:
     def _source_id(self, jsonl_sha: str | None) -> str:
         """What the index was built from: the JSONL and the manifest whose
         digests it was checked against."""
-        return f"{jsonl_sha}+{file_sha256(manifest_path(self.records_path))}"
+        return "+".join([str(jsonl_sha)] + [str(file_sha256(m)) for m in manifest_paths(self.records_path)])
 
     def _sync_cache(self) -> None:
         """Rebuild the index when the JSONL (or its manifest) differs from the one it was built from."""
