@@ -169,3 +169,23 @@ def test_run_seeds_from_a_real_mlflow_store(tmp_path):
     assert run_seeds(uri, "maao-table3-mini") == {"aaa": 1, "bbb": 2}
     with pytest.raises(ValueError, match="no experiment"):
         run_seeds(uri, "maao-table9-mini")
+
+
+def test_no_reply_of_the_scales_store_serves_two_seeds():
+    """Issue 25's acceptance check on the committed recording: every record of
+    benchmarks/responses/mini.jsonl is one seed's own sample (its rollout index
+    `seed x ROLLOUT_CALLS + call`, never the shared index 0), every run that
+    used it (meta.position, meta.also_at) is of that seed and used it as that
+    call, so no reply serves runs of two seeds: the count is 0."""
+    path = RESPONSES / "mini.jsonl"
+    records = ResponseStore(path).records()
+    assert records
+    seed_of_run = {}
+    for key, rec in records.items():
+        index = rec["request"]["sample_index"]
+        assert index >= ROLLOUT_CALLS, f"{key}: sample_index {index} is not a seed's rollout"
+        seed, call = divmod(index, ROLLOUT_CALLS)
+        meta = rec["meta"]
+        for run_key, position in [meta["position"], *(meta.get("also_at") or [])]:
+            assert seed_of_run.setdefault(run_key, seed) == seed, f"run {run_key}: seeds {seed_of_run[run_key]}, {seed}"
+            assert position + 1 == call, f"{key}: call {position + 1} of run {run_key} under rollout call {call}"

@@ -16,19 +16,36 @@ from pathlib import Path
 import pytest
 
 from maao.llm.errors import CorruptRecord
-from maao.llm.store import ResponseStore, make_record, read_records
+from maao.llm.store import ResponseStore, make_record, manifest_paths, read_records
 
 REPO = Path(__file__).resolve().parents[2]
 RESPONSES = REPO / "benchmarks" / "responses"
 LINE = 17   # the line whose reply is edited
 
 
-def edited_copy(tmp_path: Path, name="table3-mini") -> tuple[Path, str]:
-    """A copy of a committed JSONL and its manifest with one reply changed by
+def table3_responses() -> Path:
+    from maao.spec import load_spec
+
+    return load_spec("table3").responses_path("mini")
+
+
+def copy_with_manifests(source: Path, tmp_path: Path) -> Path:
+    """The JSONL and every manifest committing to it (one per table where the
+    file is the scale's: mini.table3.manifest.json, ...), copied to tmp_path."""
+    for manifest in manifest_paths(source):
+        shutil.copy(manifest, tmp_path / manifest.name)
+    shutil.copy(source, tmp_path / source.name)
+    return tmp_path / source.name
+
+
+def edited_copy(tmp_path: Path, source: Path | None = None) -> tuple[Path, str]:
+    """A copy of a committed JSONL and its manifests with one reply changed by
     hand (the request, and so the key, untouched); returns (path, key)."""
-    jsonl = tmp_path / f"{name}.jsonl"
-    shutil.copy(RESPONSES / f"{name}.manifest.json", tmp_path / f"{name}.manifest.json")
-    lines = (RESPONSES / f"{name}.jsonl").read_text(encoding="utf-8").splitlines(keepends=True)
+    source = source or table3_responses()
+    jsonl = tmp_path / source.name
+    for manifest in manifest_paths(source):
+        shutil.copy(manifest, tmp_path / manifest.name)
+    lines = source.read_text(encoding="utf-8").splitlines(keepends=True)
     record = json.loads(lines[LINE - 1])
     record["response"]["text"] = "1. a photo of a {}.\n" + record["response"]["text"]
     lines[LINE - 1] = json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False) + "\n"
@@ -42,9 +59,12 @@ def test_every_committed_reply_has_its_digest():
     from maao.llm.store import manifest_digests, reply_digest
 
     for jsonl in sorted(RESPONSES.glob("*.jsonl")):
-        manifest = jsonl.with_suffix(".manifest.json")
-        assert manifest.exists(), f"{jsonl.name} has no manifest"
-        digests = manifest_digests(manifest)
+        manifests = manifest_paths(jsonl)    # the scale's file: one per table (decision 141)
+        assert manifests, f"{jsonl.name} has no manifest"
+        digests = {}
+        for manifest in manifests:
+            for key, digest in manifest_digests(manifest).items():
+                assert digests.setdefault(key, digest) == digest, (manifest.name, key)
         records = read_records(jsonl)
         assert set(digests) == set(records), jsonl.name
         assert all(digests[k] == reply_digest(r) for k, r in records.items()), jsonl.name
@@ -89,9 +109,7 @@ def test_the_reports_refuse_an_edited_reply(tmp_path):
 def test_the_index_in_front_of_the_jsonl_does_not_hide_an_edit(tmp_path):
     """The diskcache index built from the committed file is not served once
     the file is edited."""
-    jsonl = tmp_path / "table3-mini.jsonl"
-    shutil.copy(RESPONSES / "table3-mini.jsonl", jsonl)
-    shutil.copy(RESPONSES / "table3-mini.manifest.json", tmp_path / "table3-mini.manifest.json")
+    jsonl = copy_with_manifests(table3_responses(), tmp_path)
     ResponseStore(jsonl, cache_dir=tmp_path / "index")        # index built from the good file
     edited, key = edited_copy(tmp_path)
     assert edited == jsonl
@@ -103,12 +121,11 @@ def test_re_recording_a_reply_keeps_its_digest(tmp_path):
     """refresh overwrites a listed reply on purpose: the manifest follows."""
     from maao.llm.store import manifest_digests, reply_digest
 
-    jsonl = tmp_path / "table3-mini.jsonl"
-    shutil.copy(RESPONSES / "table3-mini.jsonl", jsonl)
-    shutil.copy(RESPONSES / "table3-mini.manifest.json", tmp_path / "table3-mini.manifest.json")
+    jsonl = copy_with_manifests(table3_responses(), tmp_path)
     store = ResponseStore(jsonl, mode="refresh")
     old = next(iter(store.records().values()))
     new = make_record(old["request"], "1. a new reply of a {}.", "stop", old["meta"])
     store.save(new)
     assert read_records(jsonl)[old["key"]]["response"]["text"] == "1. a new reply of a {}."
-    assert manifest_digests(jsonl.with_suffix(".manifest.json"))[old["key"]] == reply_digest(new)
+    listing = [m for m in manifest_paths(jsonl) if old["key"] in manifest_digests(m)]
+    assert listing and all(manifest_digests(m)[old["key"]] == reply_digest(new) for m in listing)
