@@ -14,7 +14,7 @@ import torch.nn.functional as F
 
 from .features import cached_input_features
 from .learners import PromptLearner, build_learner
-from .projection import nearest_tokens
+from .projection import NearestTokens
 from .settings import ProblemSettings  # noqa: F401 (defined torch-free there)
 
 
@@ -60,6 +60,9 @@ class PromptProblem:
         # V and V^-1 work on a CPU copy of the vocabulary (no copy when the
         # backbone is on the CPU): soft prompts live on the CPU, towers anywhere.
         self._vocab = backbone.token_embeddings.detach().float().cpu()
+        # V^-1 runs every 10 steps of a run (the trajectory log): the vocabulary's
+        # part of its score is computed once per problem, not per call.
+        self._nearest = NearestTokens(self._vocab, settings.projection_metric, self._allowed)
         pad = backbone.tokenize(settings.pad_word)
         if len(pad) != 1:
             raise ValueError(f"pad_word {settings.pad_word!r} is not a single token")
@@ -116,8 +119,7 @@ class PromptProblem:
 
     def project_ids(self, ctx: torch.Tensor) -> torch.Tensor:
         """V^-1 as token ids: [..., n_ctx] for ctx [..., n_ctx, d]."""
-        return nearest_tokens(ctx, self._vocab,
-                              self.settings.projection_metric, self._allowed)
+        return self._nearest(ctx)
 
     def project(self, ctx: torch.Tensor) -> list[str]:
         """V^-1 as readable text, one string per prompt in ctx [P, n_ctx, d]."""

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from maao.problem import ProblemSettings, PromptProblem
-from maao.projection import nearest_tokens
+from maao.projection import NearestTokens, nearest_tokens
 
 
 @pytest.fixture
@@ -66,10 +66,33 @@ def test_allowed_mask_is_respected(vocab_and_vectors, metric):
     assert torch.equal(got, want)
 
 
+@pytest.mark.parametrize("metric", ["l2", "cosine"])
+def test_prepared_vocabulary_picks_what_the_one_off_form_picks(vocab_and_vectors, metric):
+    # A problem keeps one NearestTokens (the vocabulary's norms computed once)
+    # and calls it every 10 steps: call after call, the same tokens as the
+    # formula written out on each call (how every call worked before).
+    vocab, vectors = vocab_and_vectors
+    allowed = torch.ones(len(vocab), dtype=torch.bool)
+    allowed[::3] = False
+    prepared = NearestTokens(vocab, metric, allowed)
+    g = torch.Generator().manual_seed(1)
+    for batch in (vectors, torch.randn(7, 4, 8, generator=g), vocab[None, :5]):
+        flat = batch.reshape(-1, 8)
+        if metric == "l2":
+            score = -(vocab.pow(2).sum(-1)[None, :] - 2.0 * flat @ vocab.T)
+        else:
+            score = F.normalize(flat, dim=-1) @ F.normalize(vocab, dim=-1).T
+        want = score.masked_fill(~allowed[None, :], float("-inf")).argmax(-1).reshape(batch.shape[:-1])
+        assert torch.equal(prepared(batch), want)
+        assert torch.equal(nearest_tokens(batch, vocab, metric, allowed), want)
+
+
 def test_unknown_metric_rejected(vocab_and_vectors):
     vocab, vectors = vocab_and_vectors
     with pytest.raises(ValueError, match="dot"):
         nearest_tokens(vectors, vocab, "dot")
+    with pytest.raises(ValueError, match="dot"):
+        NearestTokens(vocab, "dot")
 
 
 # ------------------------------------------------------------ real backbones
