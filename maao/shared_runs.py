@@ -22,12 +22,13 @@ from pathlib import Path
 from mlflow.entities import Metric, Param, RunTag
 
 from .redact import redact
+from .table_views import ORDER_TAG
 
 MIRROR_OF = "mirror_of"                   # the run id that was trained
 MIRROR_EXPERIMENT = "mirror_of_experiment"
 # Tags of the source that describe its own run, not the configuration: not copied.
-_OWN_TAGS = ("table", "method", "host", "pid", "git_commit", "mlflow.parentRunId", "mlflow.runName",
-             "mlflow.note.content", "order", "mlflow.runColor")
+# (mlflow.* tags -- parent, name, note, colour -- are never copied either.)
+_OWN_TAGS = ("table", "method", "host", "pid", "git_commit", ORDER_TAG)
 
 
 def find_source(tracker, scale: str, config_hash: str, own_experiment: str, reusable=None):
