@@ -47,6 +47,18 @@ def one_off_project_ids(self, ctx):
     return nearest_tokens(ctx, self._vocab, self.settings.projection_metric, self._allowed)
 
 
+def prepared_vs_one_off(benchmark, new, old, rounds: int) -> dict:
+    """Time `new` (the prepared path) with one `old` (the one-off path) run and
+    timed before each round, so both see the same load; the fields `report` shows."""
+    new_times, old_times = [], []
+    benchmark.pedantic(timed(new, new_times), setup=as_setup(timed(old, old_times)),
+                       rounds=rounds, iterations=1)
+    ratio, paired = ratios(new_times, old_times)
+    return dict(prepared_s=min(new_times), one_off_s=min(old_times),
+                prepared_median_s=median(new_times), one_off_median_s=median(old_times),
+                ratio=ratio, ratio_paired_median=paired)
+
+
 @pytest.mark.benchmark(group="run_overhead")
 def test_projection_minilm(benchmark, minilm_problem, machine):
     from maao.projection import nearest_tokens
@@ -57,13 +69,8 @@ def test_projection_minilm(benchmark, minilm_problem, machine):
     old = lambda: one_off_project_ids(problem, ctx)
     assert torch.equal(new(), old())                 # also the warm-up
     assert torch.equal(new(), nearest_tokens(ctx, problem._vocab, "l2", problem._allowed))
-    new_times, old_times = [], []
-    benchmark.pedantic(timed(new, new_times), setup=as_setup(timed(old, old_times)),
-                       rounds=PROJECTION_ROUNDS, iterations=1)
-    ratio, paired = ratios(new_times, old_times)
-    report(benchmark, prepared_s=min(new_times), one_off_s=min(old_times),
-           prepared_median_s=median(new_times), one_off_median_s=median(old_times),
-           ratio=ratio, ratio_paired_median=paired, ratio_name="one-off/prepared projection",
+    report(benchmark, **prepared_vs_one_off(benchmark, new, old, PROJECTION_ROUNDS),
+           ratio_name="one-off/prepared projection",
            vocab=tuple(problem._vocab.shape), n_ctx=problem.n_ctx, machine=machine)
 
 
@@ -85,13 +92,8 @@ def test_run_projection_minilm(benchmark, minilm, tracker, machine, monkeypatch)
     same = lambda s: {k: v for k, v in s.metrics.items() if k != "seconds"}
     new_summary, old_summary = run(), old_run()      # also the warm-up
     assert same(new_summary) == same(old_summary)
-    new_times, old_times = [], []
-    benchmark.pedantic(timed(run, new_times), setup=as_setup(timed(old_run, old_times)),
-                       rounds=RUN_ROUNDS, iterations=1)
-    ratio, paired = ratios(new_times, old_times)
-    report(benchmark, prepared_s=min(new_times), one_off_s=min(old_times),
-           prepared_median_s=median(new_times), one_off_median_s=median(old_times),
-           ratio=ratio, ratio_paired_median=paired, ratio_name="one-off/prepared projection, whole run",
+    report(benchmark, **prepared_vs_one_off(benchmark, run, old_run, RUN_ROUNDS),
+           ratio_name="one-off/prepared projection, whole run",
            steps=new_summary.config.budget.total_steps, method="single_start", shots=E2E_SHOTS,
            test_accuracy=new_summary.metrics["test_accuracy"], machine=machine)
 
