@@ -326,7 +326,7 @@ def cmd_zero_shot(args, spec=None) -> int:
 
 def cmd_responses(args, spec) -> int:
     from .llm import check_manifest, open_response_store
-    from .llm.store import reply_mismatches
+    from .llm.store import manifest_paths, reply_mismatches
 
     path = _responses_path(spec, args)
     edited = reply_mismatches(path)    # every reply against its digest, before the store refuses the first
@@ -339,7 +339,7 @@ def cmd_responses(args, spec) -> int:
     manifest = _manifest_path(spec, args)
     missing, _ = check_manifest(manifest, store)
     # orphans: records no table of the store uses (one file per scale: every table's manifest)
-    _, orphans = check_manifest(spec.manifests_of_store(args.scale, path), store)
+    _, orphans = check_manifest(manifest_paths(path), store)
     print(f"{manifest.name}: {len(store.keys())} records, {len(missing)} missing, {len(orphans)} orphan, "
           f"0 edited")
     for key in missing:

@@ -77,14 +77,6 @@ class Spec:
             return path.with_name(f"{path.stem}.{self.table}.manifest.json")
         return path.with_suffix(".manifest.json")
 
-    def manifests_of_store(self, scale: str, responses: Path | None = None) -> list:
-        """Every table's manifest of the response file (for orphans: a record
-        no table uses)."""
-        path = responses or self.responses_path(scale)
-        if self.shared_runs(scale):
-            return sorted(path.parent.glob(f"{path.stem}.*.manifest.json"))
-        return [path.with_suffix(".manifest.json")]
-
 
 def resolve_spec_path(name_or_path: str) -> Path:
     path = Path(name_or_path)
