@@ -69,7 +69,9 @@ def mde(sd: float, n: int, alpha: float, power: float = POWER) -> float:
         return 0.0
     es = TTestPower().solve_power(effect_size=None, nobs=n, alpha=alpha, power=power,
                                   alternative="two-sided")
-    return float(es) * float(sd)
+    # Some (n, alpha) come back as a 1-element array (statsmodels' fallback root
+    # finder; e.g. n = 48 at 0.05/6): squeeze, as benchmarks/power_design.py does.
+    return float(np.squeeze(es)) * float(sd)
 
 
 def pairs_needed(effect: float, sd: float, alpha: float, power: float = POWER) -> float:

@@ -75,6 +75,13 @@ def test_mde_and_tost_agree_with_independent_computations():
     assert m == pytest.approx(1.95, abs=0.01)  # issue 22: about 2.0 at Holm's first step over 6
     need = verdict.pairs_needed(m, sd, alpha)
     assert need in (18, 19)
+    # Table 3's grid: statsmodels answers n = 48 at 0.05/6 with a 1-element array
+    # (the report of the re-recording failed on it); checked the same way.
+    m = verdict.mde(sd, 48, alpha)
+    nc = m / sd * np.sqrt(48)
+    crit = st.t.ppf(1 - alpha / 2, 47)
+    assert isinstance(m, float)
+    assert st.nct.sf(crit, 47, nc) + st.nct.cdf(-crit, 47, nc) == pytest.approx(0.8, abs=1e-5)
 
 
 def test_holm_levels_follow_the_step_down():
