@@ -7,7 +7,10 @@ nothing (not even a new SQLite file).
 Estimates, said as such: a cell counts as finished when the store holds a
 FINISHED run tagged with that cell (table, scale, method, dataset, shots,
 seed); the sweep itself also compares the configuration hash and the LLM
-provenance, so it may train more where settings or records changed. Time
+provenance, so it may train more where settings or records changed. In a
+spec with shared runs (decision 141), a run to do whose configuration hash
+another table's experiment holds as a finished, trained run counts as to
+copy (the sweep mirrors it), not as to train. Time
 and LLM calls per run to train are the medians of this store's finished runs
 of the same method, dataset and shots (else of the method); cost uses
 `maao.llm.prices` and the median tokens of those runs; replayed calls cost
@@ -30,6 +33,36 @@ def _finished(uri: str, experiment: str) -> list:
         return []
     return client.search_runs([exp.experiment_id], "tags.config_hash != '' AND attributes.status = 'FINISHED'",
                               max_results=50000)
+
+
+def _trained_elsewhere(uri: str, scale: str, experiment: str) -> set[str]:
+    """Configuration hashes of the finished, trained (not mirrored) runs in the
+    other experiments of the scale: what a shared-runs sweep would mirror."""
+    if uri.startswith("sqlite:///") and not Path(uri[len("sqlite:///"):]).is_file():
+        return set()
+    from mlflow.tracking import MlflowClient
+
+    from .shared_runs import MIRROR_OF
+
+    client = MlflowClient(uri)
+    ids = [e.experiment_id for e in client.search_experiments(filter_string=f"name LIKE 'maao-%-{scale}'",
+                                                               max_results=1000) if e.name != experiment]
+    if not ids:
+        return set()
+    runs = client.search_runs(ids, "tags.config_hash != '' AND attributes.status = 'FINISHED'", max_results=50000)
+    return {r.data.tags["config_hash"] for r in runs if MIRROR_OF not in r.data.tags}
+
+
+def _resolved_hash(config) -> str | None:
+    """The hash the sweep gives the run (recipe defaults filled in); None where
+    its data does not load here (it then counts as to train)."""
+    from .datasets.base import DatasetError
+    from .runner import resolve_for, train_size
+
+    try:
+        return resolve_for(config, train_size(config)).config_hash()
+    except DatasetError:
+        return None
 
 
 def _median(runs: list, metric: str) -> float | None:
@@ -56,13 +89,19 @@ def plan_text(spec, configs: list, uri: str, responses: Path, mode: str, force: 
     done = {(r.data.tags.get("method"), r.data.tags.get("dataset"), r.data.tags.get("shots"),
              r.data.tags.get("seed")) for r in runs if r.data.tags.get("table") == spec.table}
     todo = [c for c in configs if force or (c.name, c.dataset, str(c.shots), str(c.seed)) not in done]
+    finished = len(configs) - len(todo)
+    shared = [c for c in todo if c.shared_runs]
+    elsewhere = _trained_elsewhere(uri, shared[0].scale, shared[0].experiment) if shared and not force else set()
+    to_copy = [c for c in shared if elsewhere and _resolved_hash(c) in elsewhere]
+    todo = [c for c in todo if c not in to_copy]
     llm_todo = [c for c in todo if get_method(c.method).uses_llm]
     seconds = [_estimate(runs, c, "seconds") for c in todo]
     calls = [_estimate(runs, c, "llm_calls") for c in llm_todo]
     known_s = [s for s in seconds if s is not None]
     lines = [f"maao sweep {spec.name} --dry-run: nothing runs, nothing is written. MLflow: {uri}",
-             f"  runs: {len(configs)} in the selection, {len(configs) - len(todo)} finished in the store "
-             f"(by cell tags), {len(todo)} to train ({len(llm_todo)} with an LLM)"]
+             f"  runs: {len(configs)} in the selection, {finished} finished in the store "
+             f"(by cell tags), {len(todo)} to train ({len(llm_todo)} with an LLM)"
+             + (f", {len(to_copy)} to copy from another table's finished run (shared runs)" if to_copy else "")]
     if todo:
         lines.append(f"  time: ~{sum(known_s) / 60:.1f} min for {len(known_s)} of the {len(todo)} runs "
                      "(medians of this store's finished runs of the same method, dataset and shots)"

@@ -189,15 +189,33 @@ def check_inputs(configs, data_dir=None) -> None:
             few_shot(dataset, config.shots, config.sample_seed)   # reads the stored file
 
 
+def train_size(config: RunConfig, data_dir=None) -> int:
+    """The number of training examples of a run, without loading its encoder
+    (what `resolve` needs of the problem; `maao sweep --dry-run` uses it)."""
+    dataset = _dataset(config.dataset, str(data_dir) if data_dir else None)
+    if getattr(dataset, "is_lm_task", False):
+        from .datasets.lm_tasks import train_subset
+
+        return len(train_subset(dataset, config.shots, config.sample_seed).labels)
+    from .datasets import few_shot
+
+    return len(few_shot(dataset, config.shots, config.sample_seed).labels)
+
+
 def resolve(config: RunConfig, problem: PromptProblem) -> RunConfig:
     """Fill recipe defaults (gradient settings, budget) so the hash covers them."""
+    return resolve_for(config, len(problem.train_y))
+
+
+def resolve_for(config: RunConfig, n_train: int) -> RunConfig:
+    """`resolve` for a run of `n_train` training examples."""
     from .presets import get_recipe
 
     recipe = get_recipe(config.recipe).for_dataset(config.dataset)
     gradient = config.gradient or recipe.gradient
     budget = config.budget or Budget(
         recipe.rounds, recipe.steps_per_round,
-        recipe.final_steps(config.shots, len(problem.train_y), gradient))
+        recipe.final_steps(config.shots, n_train, gradient))
     if config.budget_overrides:
         o = dict(config.budget_overrides)
         unknown = set(o) - {"rounds", "steps_per_round", "final_steps", "keep_total"}

@@ -90,6 +90,11 @@ def test_the_second_table_mirrors_the_first_tables_run(tmp_path, fake_llm_server
     assert main(["sweep", str(a), *common]) == 0
     asked = len(fake_llm_server.chat_requests)
     assert asked == 2 * 2                  # 2 seeds x 2 rounds, each seed its own sample
+    # The dry run counts the shared runs as to copy, not as to train.
+    capsys.readouterr()
+    assert main(["sweep", str(b), *common, "--dry-run"]) == 0
+    assert ("4 in the selection, 0 finished in the store (by cell tags), 2 to train (0 with an LLM), "
+            "2 to copy from another table's finished run") in capsys.readouterr().out
     assert main(["sweep", str(b), *common]) == 0
     assert "2 of them copied from another table's run" in capsys.readouterr().out
     assert len(fake_llm_server.chat_requests) == asked       # nothing asked again
