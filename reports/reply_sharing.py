@@ -10,7 +10,7 @@ Each record lists the runs that used it, ``meta.position`` and
 comes from its MLflow tags ``config_hash`` (the run key) and ``seed``.
 
     from reports.reply_sharing import sharing_report
-    sharing_report("benchmarks/responses/table3-mini.jsonl", "sqlite:///mlflow.db", "maao-table3-mini")
+    sharing_report("benchmarks/responses/mini.jsonl", "sqlite:///mlflow.db", "maao-table3-mini")
 """
 
 from __future__ import annotations

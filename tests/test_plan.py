@@ -64,8 +64,8 @@ def test_dry_run_prints_the_plan_and_writes_nothing(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "4 in the selection, 2 finished in the store (by cell tags), 2 to train (1 with an LLM)" in out
     assert "time: ~0.5 min for 2 of the 2 runs" in out          # (20 s + 8 s) from the finished runs
-    assert "LLM calls: ~3 to replay from table3-mini.jsonl" in out
-    assert "recorded calls missing: 0 of the keys table3-mini.manifest.json lists" in out
+    assert "LLM calls: ~3 to replay from mini.jsonl" in out
+    assert "recorded calls missing: 0 of the keys mini.table3.manifest.json lists" in out
     assert "API cost: $0 (every call replayed)" in out
     assert (db.stat().st_mtime_ns, db.stat().st_size) == before
     from mlflow.tracking import MlflowClient
@@ -78,7 +78,7 @@ def test_dry_run_on_no_store_creates_none(tmp_path, capsys):
     db = tmp_path / "none.db"
     assert main(["sweep", "table3", "--dry-run", "--tracking-uri", f"sqlite:///{db}", "--seeds", "1"]) == 0
     out = capsys.readouterr().out
-    assert "36 in the selection, 0 finished in the store (by cell tags), 36 to train (18 with an LLM)" in out
+    assert "48 in the selection, 0 finished in the store (by cell tags), 48 to train (24 with an LLM)" in out
     assert "without a finished run to go by: unknown" in out
     assert not db.exists()
 

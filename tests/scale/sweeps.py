@@ -9,7 +9,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 
 # The mini sweep: both single_start and combined (whose 3 LLM calls a run are
-# replayed inside the Ray tasks from benchmarks/responses/table3-mini.jsonl).
+# replayed inside the Ray tasks from benchmarks/responses/mini.jsonl).
 SWEEP = ["table3", "--scale", "mini", "--methods", "single_start", "combined",
          "--datasets", "bbc_news", "--shots", "1", "--seeds", "1", "2"]
 RUNS = 4
