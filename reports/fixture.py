@@ -2,8 +2,9 @@
 
 ``python -m reports <table>`` writes, beside each report, its inputs: every
 cell at full precision (``<table>_cells.csv``), the majority-class rate per
-dataset (``_majority.csv``) and the per-round mechanism health
-(``_health.csv``).  ``rebuild`` builds the report from those files alone; the
+dataset (``_majority.csv``), the per-round mechanism health
+(``_health.csv``) and, for Table 2, the format following per proposer
+(``_format.csv``).  ``rebuild`` builds the report from those files alone; the
 test suite checks that this gives the committed .md/.csv/.tex/_significance.csv
 byte for byte (tests/test_reports_fixture.py), so a change of the statistics
 or the layout shows up as a diff of the committed reports.
@@ -74,6 +75,11 @@ def rebuild(table: str, d=DEFAULT_DIR, scale: str = "mini"):
         from .table2 import build_table2
 
         res = build_table2(df, expected)
+        fmt = d / f"{table}_format.csv"
+        if fmt.is_file():   # format following per proposer (reports.format_stats)
+            from .format_stats import read_csv
+
+            res.format_stats = read_csv(fmt)
     else:
         from .method_table import build_table
 

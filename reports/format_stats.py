@@ -82,6 +82,27 @@ def proposer_table(runs: pd.DataFrame, order=()) -> pd.DataFrame:
         .reset_index(drop=True)
 
 
+def csv_text(table: pd.DataFrame) -> str:
+    """The per-proposer table as CSV, a committed input of the report (the
+    fixture rebuilds the report from it without MLflow); floats as repr, so
+    `read_csv` gives back the same numbers."""
+    lines = [",".join(COLUMNS)]
+    for r in table[COLUMNS].to_dict("records"):
+        reasons = str(r["dropped_by_reason"] or "")
+        lines.append(",".join([str(r["method"]), str(r["llm_model"]), str(int(r["runs"])), str(int(r["replies"])),
+                               str(int(r["parsed"])), str(int(r["fallbacks"])), str(int(r["echoes"])),
+                               repr(float(r["distinct_per_round"])), str(int(r["dropped_lines"])),
+                               f'"{reasons}"']))
+    return "\n".join(lines) + "\n"
+
+
+def read_csv(path) -> pd.DataFrame:
+    """`csv_text` read back (the committed `table2_format.csv`)."""
+    table = pd.read_csv(path, keep_default_na=False, dtype={"distinct_per_round": str})
+    table["distinct_per_round"] = table["distinct_per_round"].map(float)
+    return table[COLUMNS]
+
+
 def render_markdown(table: pd.DataFrame, labels: dict | None = None, not_recorded=()) -> str:
     """The per-proposer table as markdown ('' when there is nothing to show)."""
     labels = labels or {}
@@ -101,4 +122,4 @@ def render_markdown(table: pd.DataFrame, labels: dict | None = None, not_recorde
     return "\n".join(lines)
 
 
-__all__ = ["run_stats", "proposer_table", "render_markdown", "COLUMNS"]
+__all__ = ["run_stats", "proposer_table", "render_markdown", "csv_text", "read_csv", "COLUMNS"]

@@ -471,8 +471,8 @@ def cells_csv_text(res: Table2Result) -> str:
 
 
 def write_all(res: Table2Result, out_dir=None) -> list:
-    """table2.md, .csv, .tex, _cells.csv, _significance.csv (+ _majority.csv, _health.csv
-    where present) into ``out_dir`` (default reports/); returns the paths."""
+    """table2.md, .csv, .tex, _cells.csv, _significance.csv (+ _majority.csv, _health.csv,
+    _format.csv where present) into ``out_dir`` (default reports/); returns the paths."""
     d = Path(out_dir) if out_dir is not None else DEFAULT_OUT
     d.mkdir(parents=True, exist_ok=True)
     texts = {".md": render_markdown(res), ".csv": csv_text(res), ".tex": render_latex(res),
@@ -481,6 +481,8 @@ def write_all(res: Table2Result, out_dir=None) -> list:
         texts["_majority.csv"] = majority_csv_text(res.majority)
     if res.health is not None:
         texts["_health.csv"] = health_csv_text(res.health)
+    if res.format_stats is not None and len(res.format_stats):
+        texts["_format.csv"] = format_stats.csv_text(res.format_stats)
     paths = []
     for suffix, text in texts.items():
         p = d / f"{NAME}{suffix}"

