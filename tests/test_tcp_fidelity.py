@@ -123,8 +123,8 @@ def test_table2_has_tcp_on_rn50_and_vit_b16_at_the_paper_scale():
     assert paper["tcp_llm_rn50"].backbone_options == {"pretrained": "openai"}
     assert "manual_prompt_scoring" not in paper["tcp_llm"].method_settings      # the default
     mini = {c.name: c for c in expand(spec, "mini", ["bbc_news"], [1], [1])}
-    # recorded value, pinned until the re-recording
-    assert mini["tcp_llm"].method_settings["manual_prompt_scoring"] == "before_training"
+    # the default since the power-grid recording (the pin of the old recording is gone)
+    assert "manual_prompt_scoring" not in mini["tcp_llm"].method_settings
 
 
 # ------------------------------------------------------------- the MP line
@@ -149,7 +149,8 @@ def _combined_tcp_round(base_url, scoring, store_path):
     problem = build_problem(config)
     config = resolve(config, problem)
     method = Combined.from_dict(config.method_settings)
-    llm = LLMClient(LLMSettings(**config.llm), ResponseStore(store_path, mode="record-missing"))
+    llm = LLMClient(LLMSettings(**config.llm), ResponseStore(store_path, mode="record-missing"),
+                    run_seed=config.seed)
     log = RunLog()
     ctx = RunContext(problem, config.gradient, config.budget, torch.Generator().manual_seed(1), log,
                      config.config_hash(), llm, _model_phrase(problem), _task_phrase(problem))
