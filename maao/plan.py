@@ -42,11 +42,10 @@ def _trained_elsewhere(uri: str, scale: str, experiment: str) -> set[str]:
         return set()
     from mlflow.tracking import MlflowClient
 
-    from .shared_runs import MIRROR_OF
+    from .shared_runs import MIRROR_OF, other_experiments
 
     client = MlflowClient(uri)
-    ids = [e.experiment_id for e in client.search_experiments(filter_string=f"name LIKE 'maao-%-{scale}'",
-                                                               max_results=1000) if e.name != experiment]
+    ids = other_experiments(client, scale, experiment)
     if not ids:
         return set()
     runs = client.search_runs(ids, "tags.config_hash != '' AND attributes.status = 'FINISHED'", max_results=50000)

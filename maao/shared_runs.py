@@ -31,16 +31,22 @@ MIRROR_EXPERIMENT = "mirror_of_experiment"
 _OWN_TAGS = ("table", "method", "host", "pid", "git_commit", ORDER_TAG)
 
 
+def other_experiments(client, scale: str, own_experiment: str) -> list:
+    """Ids of the scale's other table experiments (`maao-*-<scale>`): where a
+    shared run may have been trained."""
+    return [e.experiment_id for e in client.search_experiments(
+        filter_string=f"name LIKE 'maao-%-{scale}'", max_results=1000) if e.name != own_experiment]
+
+
 def find_source(tracker, scale: str, config_hash: str, own_experiment: str, reusable=None):
     """A FINISHED, trained (not mirrored) run of this configuration in another
     experiment of the scale (`maao-*-<scale>`) that `reusable(run)` accepts,
     the oldest first (the one every later table mirrors), else None."""
-    experiments = [e for e in tracker.client.search_experiments(
-        filter_string=f"name LIKE 'maao-%-{scale}'", max_results=1000) if e.name != own_experiment]
+    experiments = other_experiments(tracker.client, scale, own_experiment)
     if not experiments:
         return None
     found = tracker.client.search_runs(
-        [e.experiment_id for e in experiments],
+        experiments,
         filter_string=f"tags.config_hash = '{config_hash}' and attributes.status = 'FINISHED'",
         order_by=["attributes.start_time ASC"], max_results=100)
     ok = reusable or (lambda run: True)
