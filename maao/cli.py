@@ -108,8 +108,8 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--shots", nargs="+", type=int)
     sweep.add_argument("--seeds", nargs="+", type=int)
     sweep.add_argument("--dry-run", action="store_true",
-                       help="print the runs to train, LLM calls, missing records, estimated time and API cost; "
-                            "run nothing (maao/plan.py)")
+                       help="print the runs to train (and, with shared runs, to copy from another table), LLM calls, "
+                            "missing records, estimated time and API cost; run nothing (maao/plan.py)")
     _common(sweep)
     _executor_options(sweep)
 
