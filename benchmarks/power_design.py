@@ -7,7 +7,12 @@ whether an ablation comparison can reach significance at all, the smallest
 number of seeds that meets every target, and what the grid costs to record
 and to replay.
 
-    python -m benchmarks.power_design            # the tables docs/power.md shows
+    python -m benchmarks.power_design                 # the tables docs/power.md shows
+    python -m benchmarks.power_design --inputs worktree   # the same rule on today's files
+
+Its inputs are read at DESIGN_INPUTS, the commit whose files the design was
+computed from: the re-recording replaces those cells, goldens and response
+files, and the pasted tables must stay reproducible (git keeps them).
 
 The rule (fixed before the recording; docs/power.md):
 - test: the reports' two-sided Wilcoxon signed-rank test over (dataset, shots,
@@ -30,9 +35,12 @@ the recorded responses (the live latency of each recorded call).
 from __future__ import annotations
 
 import argparse
+import fnmatch
+import io
 import json
 import math
 import statistics
+import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +49,9 @@ import numpy as np
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parent.parent
+# The last commit before the re-recording replaced any of the design's inputs
+# (docs/power.md was computed from its files).
+DESIGN_INPUTS = "6e7bce3"
 ALPHA = 0.05
 POWER = 0.80
 SD_UPPER_CONFIDENCE = 0.80      # planned SD: this one-sided upper confidence limit of the measured one
@@ -218,21 +229,57 @@ def minimal_seeds(table: str, cells: pd.DataFrame, grid: Grid, most: int = 200) 
     raise ValueError(f"{table}: no grid up to {most} seeds meets the targets")
 
 
+# ---------------------------------------------------------------------- inputs
+class Inputs:
+    """The design's input files: the working tree under `root`, or the
+    files of git revision `rev` (read with git show, nothing checked out)."""
+
+    def __init__(self, root: Path = ROOT, rev: str | None = None):
+        self.root, self.rev = Path(root), rev
+
+    def _git(self, *args: str) -> str:
+        done = subprocess.run(["git", "-C", str(self.root), *args], capture_output=True, text=True)
+        if done.returncode != 0:
+            raise SystemExit(f"power_design: git {' '.join(args)}: {done.stderr.strip().splitlines()[-1:]} "
+                             f"(a clone without the history of {self.rev}? use --inputs worktree)")
+        return done.stdout
+
+    def text(self, relpath: str) -> str:
+        if self.rev is None:
+            return (self.root / relpath).read_text(encoding="utf-8")
+        return self._git("show", f"{self.rev}:{relpath}")
+
+    def glob(self, folder: str, pattern: str) -> list:
+        """Paths relative to the root, sorted, of `folder`'s files matching `pattern`."""
+        if self.rev is None:
+            return sorted(str(p.relative_to(self.root)) for p in (self.root / folder).glob(pattern))
+        names = self._git("ls-tree", "--name-only", f"{self.rev}:{folder}").split()
+        return sorted(f"{folder}/{n}" for n in names if fnmatch.fnmatch(n, pattern))
+
+    def __str__(self) -> str:
+        return "the working tree" if self.rev is None else f"commit {self.rev}"
+
+
+def _as_inputs(source) -> Inputs:
+    return source if isinstance(source, Inputs) else Inputs(Path(source))
+
+
 # ------------------------------------------------------------------------ cost
-def llm_calls_per_run(table: str, root: Path = ROOT) -> dict:
+def llm_calls_per_run(table: str, root=ROOT) -> dict:
     """Row -> LLM calls of one run, from the table's committed golden runs."""
-    runs = json.loads((root / "benchmarks" / "golden" / f"{table}-mini.json").read_text())["runs"]
+    runs = json.loads(_as_inputs(root).text(f"benchmarks/golden/{table}-mini.json"))["runs"]
     calls: dict = {}
     for name, metrics in runs.items():
         calls.setdefault(name.split("/")[0], []).append(float(metrics.get("llm_calls", 0)))
     return {row: statistics.mean(v) for row, v in calls.items()}
 
 
-def recorded_latency(root: Path = ROOT) -> list:
-    """Live seconds of every recorded mini LLM call (meta.latency_s)."""
-    out = []
-    for path in sorted((root / "benchmarks" / "responses").glob("*-mini.jsonl")):
-        for line in path.read_text(encoding="utf-8").splitlines():
+def recorded_latency(root=ROOT) -> list:
+    """Live seconds of every recorded mini LLM call (meta.latency_s) in the
+    per-table response files (the design's; the shared mini.jsonl came later)."""
+    inputs, out = _as_inputs(root), []
+    for path in inputs.glob("benchmarks/responses", "*-mini.jsonl"):
+        for line in inputs.text(path).splitlines():
             lat = json.loads(line)["meta"].get("latency_s")
             if lat is not None:
                 out.append(float(lat))
@@ -276,8 +323,8 @@ def shared_runs(grid: dict, rows_of: dict) -> dict:
 
 
 # ---------------------------------------------------------------------- output
-def _cells(table: str, root: Path) -> pd.DataFrame:
-    return pd.read_csv(root / "reports" / f"{table}_cells.csv")
+def _cells(table: str, root) -> pd.DataFrame:
+    return pd.read_csv(io.StringIO(_as_inputs(root).text(f"reports/{table}_cells.csv")))
 
 
 def _opt(x, fmt: str) -> str:
@@ -288,7 +335,9 @@ def _min(s: float) -> str:
     return f"{s / 60:.0f} min" if s < 5400 else f"{s / 3600:.1f} h"
 
 
-def render(root: Path = ROOT, grid: dict = GRID) -> str:
+def render(root=ROOT, grid: dict = GRID) -> str:
+    """The design's tables from `root`: an Inputs, or a folder (its working tree)."""
+    root = _as_inputs(root)
     lat = recorded_latency(root)
     per_call = statistics.median(lat)
     lines = ["## Comparisons at the fixed grid", "",
@@ -337,8 +386,11 @@ def render(root: Path = ROOT, grid: dict = GRID) -> str:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.power_design", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.parse_args(argv)
-    sys.stdout.write(render())
+    parser.add_argument("--inputs", default=DESIGN_INPUTS, metavar="REV|worktree",
+                        help=f"the commit whose cells, goldens and responses are read (default "
+                             f"{DESIGN_INPUTS}, the design's), or 'worktree' for today's files")
+    args = parser.parse_args(argv)
+    sys.stdout.write(render(Inputs(ROOT, None if args.inputs == "worktree" else args.inputs)))
     return 0
 
 

@@ -6,7 +6,7 @@ dataset (``_majority.csv``), the per-round mechanism health
 (``_health.csv``) and, for Table 2, the format following per proposer
 (``_format.csv``).  ``rebuild`` builds the report from those files alone; the
 test suite checks that this gives the committed .md/.csv/.tex/_significance.csv
-byte for byte (tests/test_reports_fixture.py), so a change of the statistics
+byte for byte (tests/test_reports_verdicts.py), so a change of the statistics
 or the layout shows up as a diff of the committed reports.
 """
 

@@ -2,6 +2,7 @@
 pieces against hand-worked values, one table's design, the shared-run count."""
 
 import math
+import subprocess
 
 import pandas as pd
 import pytest
@@ -88,3 +89,32 @@ def test_cost_counts_runs_calls_and_seconds():
     c = pd_.cost("table7", pd_.Grid(2, (4,), 5), {"l2": 3.0, "cosine": 3.0}, seconds_per_call=6.0)
     assert (c.rows, c.runs, c.llm_calls) == (2, 20, 60)
     assert c.train_s == 20 * pd_.SECONDS_PER_RUN["table7"] and c.record_s == c.train_s + 60 * 6.0
+
+
+def _has_commit(rev: str) -> bool:
+    done = subprocess.run(["git", "-C", str(pd_.ROOT), "cat-file", "-e", f"{rev}^{{commit}}"],
+                          capture_output=True)
+    return done.returncode == 0
+
+
+@pytest.mark.skipif(not _has_commit(pd_.DESIGN_INPUTS),
+                    reason="a clone without the design commit's history (shallow)")
+def test_the_design_in_docs_is_reproduced_from_its_pinned_inputs():
+    """docs/power.md pastes the script's output; the re-recording has since
+    replaced its cells and responses, so the default reads them at DESIGN_INPUTS."""
+    doc = (pd_.ROOT / "docs" / "power.md").read_text(encoding="utf-8")
+    out = pd_.render(pd_.Inputs(pd_.ROOT, pd_.DESIGN_INPUTS))
+    rows = [line for line in out.splitlines() if line.startswith("| table")]
+    assert len(rows) > 20
+    assert [r for r in rows if r not in doc] == []
+
+
+def test_worktree_inputs_read_the_files_of_a_folder(tmp_path):
+    (tmp_path / "reports").mkdir()
+    (tmp_path / "reports" / "table7_cells.csv").write_text("method,dataset\nl2,x\n")
+    (tmp_path / "benchmarks" / "responses").mkdir(parents=True)
+    for name in ("a-mini.jsonl", "mini.jsonl", "b-mini.manifest.json"):
+        (tmp_path / "benchmarks" / "responses" / name).write_text("")
+    inputs = pd_.Inputs(tmp_path)
+    assert pd_._cells("table7", inputs)["method"].tolist() == ["l2"]
+    assert inputs.glob("benchmarks/responses", "*-mini.jsonl") == ["benchmarks/responses/a-mini.jsonl"]
