@@ -1,7 +1,7 @@
 """Score Table 1 candidate tasks against the LM-task criterion (docs/datasets.md).
 
     python -m benchmarks.lm_task_criterion --sdist bigbench-1.0.0.tar.gz \
-        [--candidates NAME ...] [--seeds 1 2 3] [--backbone minilm-lm] [--out scores.jsonl]
+        [--candidates NAME ...] [--seeds 1 2 3] [--backbone minilm-lm] [--max-steps 60] [--out scores.jsonl]
 
 Per candidate: the PT row of the prepared Table 1 spec (table1-next.yaml,
 mini scale: `single_start` with the LM learner's defaults, recipe pt-mini
@@ -9,7 +9,10 @@ with the recipe of the candidate's SuperGLUE family) trains on at most 32
 examples per class for each seed; the reported state is evaluated on the
 **validation** split only (the test split is never evaluated here). Prints
 val majority rate, per-seed and mean val accuracy, margin and the verdict
-of criterion (a)-(c); one JSON line per candidate goes to --out.
+of criterion (a)-(c); one JSON line per candidate goes to --out, with the
+reported state's training and validation loss per seed (the budget check's
+convergence measure). --max-steps replaces pt-mini's step cap for the budget
+check (docs/datasets.md); the criterion itself is scored at the recipe's cap.
 
 Candidates are derived in memory from the bigbench 1.0.0 sdist (the shipped
 winowhy and epistemic_reasoning keep their shipped files); nothing is
@@ -31,8 +34,10 @@ from maao.datasets.lm_tasks import load_bigbench_lm
 SHIPPED = {"winowhy": "wsc", "epistemic_reasoning": "rte"}
 
 
-def pt_val_accuracy(dataset: LMDataset, family: str, seed: int, backbone: str, shots: int = 32) -> float:
-    """The PT row of table1-next (mini) on `dataset`, its reported state scored on val."""
+def pt_val_scores(dataset, family: str, seed: int, backbone: str, shots: int = 32,
+                  max_steps: int | None = None) -> dict:
+    """The PT row of table1-next (mini) on `dataset` (at most `max_steps` steps,
+    default pt-mini's cap): its reported state's val accuracy, val and train loss."""
     import torch
 
     from maao.contract import RunContext, RunLog
@@ -44,7 +49,7 @@ def pt_val_accuracy(dataset: LMDataset, family: str, seed: int, backbone: str, s
 
     registry.DATASETS[dataset.name] = lambda root, d=dataset: d
     RECIPES["pt-mini"].by_dataset[dataset.name] = _prompt_tuning(*PT_REFERENCE[family],
-                                                                 max_steps=PT_MINI_MAX_STEPS)
+                                                                 max_steps=max_steps or PT_MINI_MAX_STEPS)
     # The spec's PT row as for a registered LM task, then this candidate in its place
     # (the spec check knows only registered tasks).
     (config,) = expand(load_spec("table1-next"), "mini", ["winowhy"], [shots], [seed],
@@ -59,8 +64,9 @@ def pt_val_accuracy(dataset: LMDataset, family: str, seed: int, backbone: str, s
                      target_model=_model_phrase(problem), task=_task_phrase(problem))
     result = problem.select_result(method.run(ctx))
     problem.learner.load_extra_state(result.learner_state)
-    _, (acc,) = problem.evaluate(result.prompt[None], "val")
-    return acc.item()
+    (val_loss,), (acc,) = problem.evaluate(result.prompt[None], "val")
+    (train_loss,), _ = problem.evaluate(result.prompt[None], "train")
+    return {"val_accuracy": acc.item(), "val_loss": val_loss.item(), "train_loss": train_loss.item()}
 
 
 def main(argv=None) -> int:
@@ -70,6 +76,8 @@ def main(argv=None) -> int:
     parser.add_argument("--candidates", nargs="*", default=[*SHIPPED, *CANDIDATES])
     parser.add_argument("--seeds", nargs="*", type=int, default=[1, 2, 3])
     parser.add_argument("--backbone", default="", help="backbone name (default: the spec's, minilm-lm)")
+    parser.add_argument("--max-steps", type=int, help="step cap of a run (default: pt-mini's, 60); "
+                        "for the budget check only")
     parser.add_argument("--out", type=Path, help="append one JSON line per candidate")
     args = parser.parse_args(argv)
     unknown = [c for c in args.candidates if c not in SHIPPED and c not in CANDIDATES]
@@ -85,6 +93,8 @@ def main(argv=None) -> int:
         raw = extract_members(args.sdist, wanted)
     import torch
 
+    from maao.presets import PT_MINI_MAX_STEPS
+
     torch.set_num_threads(int(os.environ.get("MAAO_THREADS", "1")))   # mtest's slot: one core
     for name in args.candidates:
         if name in SHIPPED:
@@ -92,11 +102,13 @@ def main(argv=None) -> int:
         else:
             cand = CANDIDATES[name]
             dataset, family = candidate_dataset(cand, raw[cand.member]), cand.family
-        accs = []
+        scores = []
         for seed in args.seeds:          # one line per seed: a long scoring shows where it is
-            accs.append(pt_val_accuracy(dataset, family, seed, args.backbone))
-            print(f"# {name} seed {seed}: val accuracy {accs[-1]:.2f} (val majority "
-                  f"{majority(dataset.val.labels):.2f})", flush=True)
+            scores.append(pt_val_scores(dataset, family, seed, args.backbone, max_steps=args.max_steps))
+            print(f"# {name} seed {seed}: val accuracy {scores[-1]['val_accuracy']:.2f} (val majority "
+                  f"{majority(dataset.val.labels):.2f}), val loss {scores[-1]['val_loss']:.4f}, "
+                  f"train loss {scores[-1]['train_loss']:.4f}", flush=True)
+        accs = [s["val_accuracy"] for s in scores]
         mean = sum(accs) / len(accs)
         maj = majority(dataset.val.labels)
         verdict = [why for why, failed in (("(a) margin < 10", mean - maj < 10), ("(b) >= 95 %", mean >= 95),
@@ -104,7 +116,10 @@ def main(argv=None) -> int:
         line = {"candidate": name, "family": family, "backbone": args.backbone or "minilm-lm", "seeds": args.seeds,
                 "items": len(dataset.train) + len(dataset.val) + len(dataset.test),
                 "train": len(dataset.train), "val": len(dataset.val), "test": len(dataset.test),
+                "max_steps": args.max_steps or PT_MINI_MAX_STEPS,
                 "val_majority": round(maj, 2), "val_accuracy": [round(a, 2) for a in accs],
+                "val_loss": [round(s["val_loss"], 4) for s in scores],
+                "train_loss": [round(s["train_loss"], 4) for s in scores],
                 "val_mean": round(mean, 2), "margin": round(mean - maj, 2),
                 "verdict": "PASS" if not verdict else "FAIL " + ", ".join(verdict)}
         print(json.dumps(line), flush=True)
