@@ -167,3 +167,30 @@ def test_a_tables_own_run_keeps_table_and_spec_in_its_hash(tmp_path):
     assert (config.identity()["table"], config.identity()["spec"]) == ("ta", "ta@v1")
     shared = replace(config, shared_runs=1).identity()
     assert "table" not in shared and "spec" not in shared and shared["shared_runs"] == 1
+
+
+# Rows of the committed mini reports that are one configuration (decision 141):
+# each group must show one number in every (dataset, shots, seed) its tables share.
+SAME_CONFIGURATION = [
+    [("table3", "combined"), ("table4", "td_mp_ot"), ("table5", "N3"), ("table6", "m10"),
+     ("table7", "l2"), ("table8", "combined_len4"), ("table2", "coop_llm")],
+    [("table3", "single_start"), ("table8", "gradient_len4"), ("table2", "coop")],
+    [("table3", "multi_start_perturbed"), ("table4", "none")],
+]
+
+
+@pytest.mark.parametrize("group", SAME_CONFIGURATION, ids=lambda g: "=".join(f"{t}.{r}" for t, r in g))
+def test_committed_tables_show_one_number_per_shared_configuration(group):
+    import pandas as pd
+
+    reports = Path(__file__).resolve().parent.parent / "reports"
+    values: dict = {}
+    for table, row in group:
+        cells = pd.read_csv(reports / f"{table}_cells.csv")
+        cells = cells[cells.method == row]
+        assert len(cells), f"{table} has no row {row}"
+        for cell in cells.itertuples():
+            values.setdefault((cell.dataset, cell.shots, cell.seed), {})[f"{table}.{row}"] = cell.test_accuracy
+    shared = {cell: by_table for cell, by_table in values.items() if len(by_table) > 1}
+    assert len(shared) >= 10          # the tables do overlap
+    assert {cell: v for cell, v in shared.items() if len(set(v.values())) > 1} == {}

@@ -50,20 +50,29 @@ def run_reports(argv):
     return main(argv)
 
 
+def cells_of(table: str) -> int:
+    """The committed spec's mini cells (rows x datasets x shots x seeds)."""
+    spec = load_spec(table)
+    body = spec.scale("mini")
+    return len(spec.rows("mini")) * len(body["datasets"]) * len(body["shots"]) * len(body["seeds"])
+
+
 def test_partial_store_writes_beside_not_over_the_committed_table(tmp_path, out_root, capsys):
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    fill_store(uri, "table4", keep=lambda cell: cell[1] == "intent_recognition" and cell[3] == 1)
+    kept = fill_store(uri, "table4", keep=lambda cell: cell[1] == "intent_recognition" and cell[3] == 1)
+    assert kept == 4            # the four rows of one (dataset, shots, seed)
     assert run_reports(["table4", "--tracking-uri", uri]) == 0
     assert not (out_root / "table4.md").exists() and not (out_root / "table4_cells.csv").exists()
     md = (out_root / "out" / "table4.md").read_text()
-    assert "INCOMPLETE: 20 of the 24" in md and "(none, bbc_news, 4, 1)" in md
+    total = cells_of("table4")
+    assert f"INCOMPLETE: {total - kept} of the {total}" in md and "(none, bbc_news, 4, 1)" in md
     assert "INCOMPLETE" in (out_root / "out" / "table4.tex").read_text()
     assert "have no finished run" in capsys.readouterr().err
 
 
 def test_complete_store_writes_the_committed_table(tmp_path, out_root):
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    assert fill_store(uri, "table4") == 24
+    assert fill_store(uri, "table4") == cells_of("table4")
     assert run_reports(["table4", "--tracking-uri", uri]) == 0
     md = (out_root / "table4.md").read_text()
     assert "INCOMPLETE" not in md and not (out_root / "out").exists()
@@ -71,9 +80,11 @@ def test_complete_store_writes_the_committed_table(tmp_path, out_root):
 
 def test_explicit_out_is_honoured_and_still_flags_missing_cells(tmp_path, out_root):
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    fill_store(uri, "table4", keep=lambda cell: cell[3] != 3)
+    kept = fill_store(uri, "table4", keep=lambda cell: cell[3] != 3)
     assert run_reports(["table4", "--tracking-uri", uri, "--out", str(tmp_path / "mine")]) == 0
-    assert "INCOMPLETE: 8 of the 24" in (tmp_path / "mine" / "table4.md").read_text()
+    total = cells_of("table4")
+    assert total - kept == 8    # seed 3 of four rows x two datasets
+    assert f"INCOMPLETE: 8 of the {total}" in (tmp_path / "mine" / "table4.md").read_text()
     assert not out_root.exists()
 
 
