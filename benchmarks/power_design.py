@@ -240,8 +240,9 @@ class Inputs:
     def _git(self, *args: str) -> str:
         done = subprocess.run(["git", "-C", str(self.root), *args], capture_output=True, text=True)
         if done.returncode != 0:
-            raise SystemExit(f"power_design: git {' '.join(args)}: {done.stderr.strip().splitlines()[-1:]} "
-                             f"(a clone without the history of {self.rev}? use --inputs worktree)")
+            why = (done.stderr.strip().splitlines() or ["failed"])[-1]
+            raise FileNotFoundError(f"git {' '.join(args)}: {why} (a clone without the history of "
+                                    f"{self.rev}? --inputs worktree reads today's files)")
         return done.stdout
 
     def text(self, relpath: str) -> str:
@@ -255,9 +256,6 @@ class Inputs:
             return sorted(str(p.relative_to(self.root)) for p in (self.root / folder).glob(pattern))
         names = self._git("ls-tree", "--name-only", f"{self.rev}:{folder}").split()
         return sorted(f"{folder}/{n}" for n in names if fnmatch.fnmatch(n, pattern))
-
-    def __str__(self) -> str:
-        return "the working tree" if self.rev is None else f"commit {self.rev}"
 
 
 def _as_inputs(source) -> Inputs:
@@ -390,7 +388,12 @@ def main(argv=None) -> int:
                         help=f"the commit whose cells, goldens and responses are read (default "
                              f"{DESIGN_INPUTS}, the design's), or 'worktree' for today's files")
     args = parser.parse_args(argv)
-    sys.stdout.write(render(Inputs(ROOT, None if args.inputs == "worktree" else args.inputs)))
+    try:
+        text = render(Inputs(ROOT, None if args.inputs == "worktree" else args.inputs))
+    except FileNotFoundError as err:
+        print(f"power_design: {err}", file=sys.stderr)
+        return 2
+    sys.stdout.write(text)
     return 0
 
 

@@ -118,3 +118,9 @@ def test_worktree_inputs_read_the_files_of_a_folder(tmp_path):
     inputs = pd_.Inputs(tmp_path)
     assert pd_._cells("table7", inputs)["method"].tolist() == ["l2"]
     assert inputs.glob("benchmarks/responses", "*-mini.jsonl") == ["benchmarks/responses/a-mini.jsonl"]
+
+
+def test_an_unknown_revision_is_one_line_and_exit_2(capsys):
+    assert pd_.main(["--inputs", "no-such-revision-of-the-design"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("power_design: git ") and "--inputs worktree" in err and "\n" not in err
