@@ -55,3 +55,14 @@ def test_a_missing_cell_is_one_line_and_exit_2(tmp_path, capsys):
     assert bc.main([str(path)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("lm_budget_check: cells without a score") and err.count("\n") == 1
+
+
+def test_the_committed_scores_give_the_verdict_docs_report():
+    """docs/datasets.md quotes this output for docs/lm-budget-check.jsonl."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    lines, branch = bc.check(bc.read_cells([root / "docs" / "lm-budget-check.jsonl"]))
+    doc = (root / "docs" / "datasets.md").read_text(encoding="utf-8")
+    assert all(line in doc for line in lines + [branch])
+    assert branch.startswith("NOT converged") and "the cap becomes 120" in branch
