@@ -1,7 +1,7 @@
 """Score Table 1 candidate tasks against the LM-task criterion (docs/datasets.md).
 
     python -m benchmarks.lm_task_criterion --sdist bigbench-1.0.0.tar.gz \
-        [--candidates NAME ...] [--seeds 1 2 3] [--backbone minilm-lm] [--max-steps 60] [--out scores.jsonl]
+        [--candidates NAME ...] [--seeds 1 2 3] [--backbone minilm-lm] [--max-steps 60] [--shots 32] [--out scores.jsonl]
 
 Per candidate: the PT row of the prepared Table 1 spec (table1-next.yaml,
 mini scale: `single_start` with the LM learner's defaults, recipe pt-mini
@@ -12,7 +12,8 @@ val majority rate, per-seed and mean val accuracy, margin and the verdict
 of criterion (a)-(c); one JSON line per candidate goes to --out, with the
 reported state's training and validation loss per seed (the budget check's
 convergence measure). --max-steps replaces pt-mini's step cap for the budget
-check (docs/datasets.md); the criterion itself is scored at the recipe's cap.
+check and --shots its 32 training examples per class for the training-set
+check (docs/datasets.md); the criterion itself is scored at the recipe's caps.
 
 Candidates are derived in memory from the bigbench 1.0.0 sdist (the shipped
 winowhy and epistemic_reasoning keep their shipped files); nothing is
@@ -78,6 +79,9 @@ def main(argv=None) -> int:
     parser.add_argument("--backbone", default="", help="backbone name (default: the spec's, minilm-lm)")
     parser.add_argument("--max-steps", type=int, help="step cap of a run (default: pt-mini's, 60); "
                         "for the budget check only")
+    parser.add_argument("--shots", type=int, default=32, help="training examples per class (default: "
+                        "pt-mini's 32; 1000000 = the whole training split, the paper spec's convention); "
+                        "for the training-set check only")
     parser.add_argument("--out", type=Path, help="append one JSON line per candidate")
     args = parser.parse_args(argv)
     unknown = [c for c in args.candidates if c not in SHIPPED and c not in CANDIDATES]
@@ -104,7 +108,8 @@ def main(argv=None) -> int:
             dataset, family = candidate_dataset(cand, raw[cand.member]), cand.family
         scores = []
         for seed in args.seeds:          # one line per seed: a long scoring shows where it is
-            scores.append(pt_val_scores(dataset, family, seed, args.backbone, max_steps=args.max_steps))
+            scores.append(pt_val_scores(dataset, family, seed, args.backbone, shots=args.shots,
+                                        max_steps=args.max_steps))
             print(f"# {name} seed {seed}: val accuracy {scores[-1]['val_accuracy']:.2f} (val majority "
                   f"{majority(dataset.val.labels):.2f}), val loss {scores[-1]['val_loss']:.4f}, "
                   f"train loss {scores[-1]['train_loss']:.4f}", flush=True)
@@ -116,7 +121,7 @@ def main(argv=None) -> int:
         line = {"candidate": name, "family": family, "backbone": args.backbone or "minilm-lm", "seeds": args.seeds,
                 "items": len(dataset.train) + len(dataset.val) + len(dataset.test),
                 "train": len(dataset.train), "val": len(dataset.val), "test": len(dataset.test),
-                "max_steps": args.max_steps or PT_MINI_MAX_STEPS,
+                "max_steps": args.max_steps or PT_MINI_MAX_STEPS, "shots": args.shots,
                 "val_majority": round(maj, 2), "val_accuracy": [round(a, 2) for a in accs],
                 "val_loss": [round(s["val_loss"], 4) for s in scores],
                 "train_loss": [round(s["train_loss"], 4) for s in scores],
