@@ -1,6 +1,7 @@
 """Regenerate one of the paper's tables: train what MLflow lacks, then report.
 
     python -m benchmarks.table table3 [--scale mini] [--datasets ...] [--seeds ...] [--dry-run]
+                                      [--processes 2]
 
 Every LLM call is replayed from benchmarks/responses/ (mode replay) unless
 --llm-mode says otherwise; runs already finished in MLflow are skipped.
@@ -12,6 +13,7 @@ train, LLM calls, missing records, estimated time and API cost) and stops.
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import time
@@ -30,12 +32,19 @@ def main(argv=None) -> int:
     parser.add_argument("--out", help="where table3.md/.csv/.tex go (default reports/; "
                                        f"{SUBSET_OUT}/ for a subset)")
     parser.add_argument("--tracking-uri")
+    parser.add_argument("--processes", type=int, default=1,
+                        help="sweep processes started together on one store (its run claims keep them "
+                             "off each other's runs), each at MAAO_THREADS = cores // N unless set; "
+                             "only where a run's numbers do not depend on the thread count "
+                             "(Table 3 on the reference CPU: docs/performance.md)")
     args, sweep_args = parser.parse_known_args(argv)
+    if args.processes < 1:
+        parser.error(f"--processes: must be at least 1, got {args.processes}")
     started = time.perf_counter()
     steps, out = plan(args, sweep_args)
     wall_start = time.time()
-    for cmd in steps:
-        code = subprocess.call(cmd)
+    for n, cmd in enumerate(steps):
+        code = run_together(cmd, args.processes if n == 0 and "--dry-run" not in sweep_args else 1)
         if code:
             print(f"{args.table}: step failed ({' '.join(cmd[2:4])}, exit {code})", file=sys.stderr)
             return code
@@ -45,6 +54,18 @@ def main(argv=None) -> int:
     print(f"{args.table} ({args.scale}): done in {time.perf_counter() - started:.0f}s; "
           f"tables in {out}/" + (f"; also on the sweep's parent run {attached} in MLflow" if attached else ""))
     return 0
+
+
+def run_together(cmd: list[str], processes: int) -> int:
+    """Run `processes` copies of `cmd` at once; the first non-zero exit status, else 0.
+    Two one-thread sweeps use both cores of a 2-core machine without the
+    oversubscription of two two-thread ones (docs/performance.md)."""
+    if processes == 1:
+        return subprocess.call(cmd)
+    threads = os.environ.get("MAAO_THREADS") or str(max(1, (os.cpu_count() or 1) // processes))
+    procs = [subprocess.Popen(cmd, env={**os.environ, "MAAO_THREADS": threads}) for _ in range(processes)]
+    codes = [p.wait() for p in procs]
+    return next((c for c in codes if c), 0)
 
 
 def attach_to_sweep(args, out: str, since: float) -> str | None:

@@ -111,3 +111,20 @@ def test_subset_sweep_reports_to_its_own_directory():
     assert out == "x" and steps[1][-2:] == ["--out", "x"]
     steps, out = _plan(["table3"])
     assert "--out" not in steps[1]       # the reports CLI decides: reports/, or reports/out/ if incomplete
+
+
+def test_processes_start_together_at_one_thread_each_and_a_failure_is_the_exit_status(tmp_path, monkeypatch):
+    # benchmarks.table --processes N: N copies of the sweep at MAAO_THREADS = cores // N.
+    monkeypatch.delenv("MAAO_THREADS", raising=False)
+    monkeypatch.setattr(table_cli.os, "cpu_count", lambda: 2)
+    script = ("import os, sys, pathlib; d = pathlib.Path(sys.argv[1]); "
+              "(d / str(os.getpid())).write_text(os.environ['MAAO_THREADS']); sys.exit(int(sys.argv[2]))")
+    assert table_cli.run_together([sys.executable, "-c", script, str(tmp_path), "0"], 2) == 0
+    assert sorted(p.read_text() for p in tmp_path.iterdir()) == ["1", "1"]
+    assert table_cli.run_together([sys.executable, "-c", script, str(tmp_path), "3"], 2) == 3
+
+
+def test_processes_below_one_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        table_cli.main(["table3", "--processes", "0"])
+    assert exit_.value.code == 2 and "--processes: must be at least 1" in capsys.readouterr().err
