@@ -42,16 +42,14 @@ def run_single_start(config, multiplier: int) -> dict:
 
 
 def verdict(rows: list[dict]) -> list[str]:
-    from reports.stats import holm, wilcoxon_test
+    from reports.stats import holm_gains_over
 
     def values(k, metric):
         return [r[metric] for r in sorted(rows, key=lambda r: (r["dataset"], r["shots"], r["seed"]))
                 if r["multiplier"] == k]
 
     base_acc, base_loss = values(1, "test_accuracy"), values(1, "train_loss")
-    tests = {k: wilcoxon_test([a - b for a, b in zip(values(k, "test_accuracy"), base_acc)],
-                              alternative="greater") for k in MULTIPLIERS[1:]}
-    adjusted = dict(zip(tests, holm([t.pvalue for t in tests.values()])))
+    adjusted = holm_gains_over(base_acc, {k: values(k, "test_accuracy") for k in MULTIPLIERS[1:]})
     lines, converged = [], True
     for k in MULTIPLIERS[1:]:
         acc = values(k, "test_accuracy")

@@ -44,7 +44,7 @@ def read_cells(paths) -> dict:
 
 def check(cells: dict) -> tuple[list[str], str]:
     """Lines of the verdict, and the branch of the rule that applies."""
-    from reports.stats import holm, wilcoxon_test
+    from reports.stats import holm_gains_over, wilcoxon_test
 
     pairs = sorted({(c, s) for (_, c, s) in cells})
     missing = [(steps, c, s) for steps in (BASE, *LONGER) for c, s in pairs if (steps, c, s) not in cells]
@@ -57,9 +57,8 @@ def check(cells: dict) -> tuple[list[str], str]:
     def mean(xs):
         return sum(xs) / len(xs)
 
-    tests = {steps: wilcoxon_test(values(steps, "val_accuracy"), values(BASE, "val_accuracy"),
-                                  alternative="greater") for steps in LONGER}
-    adjusted = dict(zip(LONGER, holm([tests[s].pvalue for s in LONGER])))
+    adjusted = holm_gains_over(values(BASE, "val_accuracy"),
+                               {steps: values(steps, "val_accuracy") for steps in LONGER})
     base_loss = mean(values(BASE, "train_loss"))
     lines = [f"{len(pairs)} (candidate, seed) cells; mean validation accuracy / training loss / "
              f"validation loss at {BASE} steps: {mean(values(BASE, 'val_accuracy')):.2f} % / "

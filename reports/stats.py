@@ -110,6 +110,15 @@ def holm(pvalues: Sequence[float]) -> np.ndarray:
     return out
 
 
+
+def holm_gains_over(base: Sequence[float], others: dict) -> dict:
+    """For each key of `others` (paired with `base` cell for cell): the
+    Holm-adjusted p of a one-sided Wilcoxon test that it is greater than
+    `base`. The budget checks' question: does a longer budget gain anything?
+    (benchmarks/convergence.py, benchmarks/lm_budget_check.py)."""
+    raw = [wilcoxon_test(values, base, alternative="greater").pvalue for values in others.values()]
+    return dict(zip(others, holm(raw)))
+
 # --------------------------------------------------------------------------
 # Exact small-n limits of the Wilcoxon signed-rank test
 # --------------------------------------------------------------------------

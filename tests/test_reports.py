@@ -32,6 +32,17 @@ def test_holm_hand_worked():
     np.testing.assert_allclose(adj, [0.03, 0.06, 0.06, 0.02])
 
 
+def test_holm_gains_over_is_one_sided_and_holm_adjusted():
+    base = [50.0 + i for i in range(10)]
+    up = [b + 1 + i / 10 for i, b in enumerate(base)]           # every cell gains
+    down = [b - 1 - i / 10 for i, b in enumerate(base)]         # every cell loses
+    adj = stats.holm_gains_over(base, {"up": up, "down": down})
+    assert list(adj) == ["up", "down"]
+    raw_up = st.wilcoxon(np.subtract(up, base), alternative="greater").pvalue
+    assert adj["up"] == pytest.approx(2 * raw_up)                # the smaller of two: x2
+    assert adj["down"] == pytest.approx(1.0)
+
+
 def test_holm_caps_and_nan():
     adj = stats.holm([0.5, np.nan, 0.3])
     # m = 2 (NaN excluded): 0.3*2 = 0.6 ; 0.5*1 = 0.5 -> 0.6
