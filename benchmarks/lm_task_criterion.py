@@ -70,6 +70,19 @@ def pt_val_scores(dataset, family: str, seed: int, backbone: str, shots: int = 3
     return {"val_accuracy": acc.item(), "val_loss": val_loss.item(), "train_loss": train_loss.item()}
 
 
+def table_rows(path: Path) -> list[str]:
+    """docs/datasets.md's rows of a --out file: candidate, family, items of the
+    split, val majority, per-seed and mean val accuracy, margin, training loss, verdict."""
+    rows = []
+    for r in map(json.loads, path.read_text().splitlines()):
+        accs = ", ".join(f"{a:.2f}" for a in r["val_accuracy"])
+        losses = ", ".join(f"{x:.4f}" for x in r["train_loss"])
+        rows.append(f"| {r['candidate']} | {r['family']} | {r['train']} / {r['val']} / {r['test']} | "
+                    f"{r['val_majority']:.2f} | {accs} | {r['val_mean']:.2f} | {r['margin']:+.2f} | "
+                    f"{losses} | {r['verdict']} |")
+    return rows
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.lm_task_criterion", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -83,7 +96,11 @@ def main(argv=None) -> int:
                         "pt-mini's 32; 1000000 = the whole training split, the paper spec's convention); "
                         "for the training-set check only")
     parser.add_argument("--out", type=Path, help="append one JSON line per candidate")
+    parser.add_argument("--table", type=Path, help="print the docs' table rows of a --out file and stop")
     args = parser.parse_args(argv)
+    if args.table:
+        print("\n".join(table_rows(args.table)))
+        return 0
     unknown = [c for c in args.candidates if c not in SHIPPED and c not in CANDIDATES]
     if unknown:
         parser.error(f"unknown candidate(s) {unknown}; known: {[*SHIPPED, *CANDIDATES]}")

@@ -2,10 +2,12 @@
 on fixed scores: each branch of the rule, and bad input as one line, exit 2."""
 
 import json
+from pathlib import Path
 
 from benchmarks import lm_budget_check as bc
 
 CANDIDATES = ("a", "b", "c")
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def write(path, accuracy, train_loss, seeds=(1, 2, 3), drop=None):
@@ -66,3 +68,13 @@ def test_the_committed_scores_give_the_verdict_docs_report():
     doc = (root / "docs" / "datasets.md").read_text(encoding="utf-8")
     assert all(line in doc for line in lines + [branch])
     assert branch.startswith("NOT converged") and "the cap becomes 120" in branch
+
+
+def test_the_docs_show_the_criterion_scores_of_the_committed_files():
+    # docs/datasets.md's tables of the LM-task criterion are its --table output.
+    from benchmarks.lm_task_criterion import table_rows
+
+    docs = (ROOT / "docs" / "datasets.md").read_text()
+    for scores in sorted((ROOT / "docs").glob("lm-criterion-*.jsonl")):
+        rows = table_rows(scores)
+        assert rows and all(row in docs for row in rows), scores.name
