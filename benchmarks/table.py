@@ -35,8 +35,8 @@ def main(argv=None) -> int:
     parser.add_argument("--processes", type=int, default=1,
                         help="sweep processes started together on one store (its run claims keep them "
                              "off each other's runs), each at MAAO_THREADS = cores // N unless set; "
-                             "only where a run's numbers do not depend on the thread count "
-                             "(Table 3 on the reference CPU: docs/performance.md)")
+                             "a run's numbers can depend on the thread count (Table 3: its cells do "
+                             "not on the reference CPU, a few rounds' diagnostics do; docs/performance.md)")
     args, sweep_args = parser.parse_known_args(argv)
     if args.processes < 1:
         parser.error(f"--processes: must be at least 1, got {args.processes}")
