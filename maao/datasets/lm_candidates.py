@@ -14,7 +14,7 @@ import random
 from dataclasses import dataclass
 from typing import Callable
 
-from .lm_tasks import CLASSIFICATION, MULTIPLE_CHOICE, LMDataset, LMSplit
+from .lm_types import CLASSIFICATION, MULTIPLE_CHOICE, LMDataset, LMSplit
 
 BIGBENCH = "bigbench-1.0.0/bigbench/benchmark_tasks"
 MAX_ITEMS = 2000          # larger tasks are cut first (whole groups), criterion text

@@ -25,49 +25,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .base import DatasetError
+from .lm_candidates import CANDIDATES, shipped_rows
+from .lm_types import CLASSIFICATION, MULTIPLE_CHOICE, LMDataset, LMSplit  # noqa: F401 (re-exported)
 from .mini import DATA_DIR, SPLITS_DIR, dump_json
 
-CLASSIFICATION, MULTIPLE_CHOICE = "classification", "multiple_choice"
 SPLIT_SEED = 0
 SPLIT_FRACTIONS = (0.6, 0.1)     # train, val; the rest is test (as the other mini sets)
-
-
-@dataclass(frozen=True)
-class LMSplit:
-    """One split: structured examples (dicts) with integer labels and stable ids."""
-    examples: tuple
-    labels: tuple
-    ids: tuple
-
-    def __len__(self) -> int:
-        return len(self.ids)
-
-    def select(self, ids) -> "LMSplit":
-        row = {i: n for n, i in enumerate(self.ids)}
-        rows = [row[i] for i in ids]
-        return LMSplit(tuple(self.examples[r] for r in rows), tuple(self.labels[r] for r in rows),
-                       tuple(self.ids[r] for r in rows))
-
-
-@dataclass(frozen=True)
-class LMDataset:
-    """A Table 1 task. `template` is its hand-written hard prompt (an
-    instruction without a class slot: the soft prompt's text form)."""
-    name: str
-    kind: str                        # CLASSIFICATION or MULTIPLE_CHOICE
-    classnames: tuple                # label names; for multiple choice "choice 1", ...
-    template: str
-    task: str                        # how the LLM instruction names the task
-    train: LMSplit
-    val: LMSplit
-    test: LMSplit
-    scale: str
-    modality: str = "text"
-    is_lm_task: bool = True          # maao.runner.build_problem dispatches on it
-
-    @property
-    def num_classes(self) -> int:
-        return len(self.classnames)
 
 
 # -- the mini tasks (BIG-bench) ----------------------------------------------
@@ -148,10 +111,6 @@ def derive_rows(source: LMTaskSource, doc: dict) -> list[dict]:
     return rows
 
 
-def derive(source: LMTaskSource, task_json: bytes) -> list[dict]:
-    return derive_files(source, task_json)[0]
-
-
 def derive_files(source: LMTaskSource, task_json: bytes) -> tuple[list[dict], dict]:
     """The data file's lines (meta first) and the split file of a shipped task."""
     digest = hashlib.sha256(task_json).hexdigest()
@@ -160,8 +119,6 @@ def derive_files(source: LMTaskSource, task_json: bytes) -> tuple[list[dict], di
                            f"{source.task_json_sha256}")
     doc = json.loads(task_json)
     if source.candidate:
-        from .lm_candidates import CANDIDATES, shipped_rows
-
         rows, split = shipped_rows(CANDIDATES[source.candidate], task_json)
     else:
         rows = derive_rows(source, doc)
