@@ -20,9 +20,9 @@ import json
 import sys
 from pathlib import Path
 
+from benchmarks.convergence import ALPHA, MAX_LOSS_DROP   # the CoOp rule (docs/mini-scale.md section 2)
+
 BASE, LONGER = 60, (120, 240)
-ALPHA = 0.05
-MAX_LOSS_DROP = 0.05     # nats, the CoOp rule (docs/mini-scale.md section 2)
 FITTED_LOSS = 0.1        # nats: below it the training examples are fitted
 
 

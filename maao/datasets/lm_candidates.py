@@ -128,15 +128,15 @@ def split_rows(rows: list[dict], group, max_items: int = MAX_ITEMS, seed: int = 
     return out
 
 
-SPLIT_RULE = ("cut to 2000 items by whole groups (sorted, shuffled with random.Random(0)), then per class "
+SPLIT_RULE = (f"cut to {MAX_ITEMS} items by whole groups (sorted, shuffled with random.Random(0)), then per class "
               "groups sorted, shuffled with random.Random(0), first 60% train, next 10% val, rest test "
               "(maao.datasets.lm_candidates.split_rows)")
 
 
 def shipped_rows(cand: Candidate, task_json: bytes) -> tuple[list[dict], dict]:
     """A chosen candidate as a shipped task (maao.datasets.lm_tasks): the rows
-    the 2000-item cut keeps, sorted by id, and its split file -- the rows and
-    split `candidate_dataset` scored, so the shipped task is the one chosen."""
+    the 2000-item cut keeps, sorted by id, and its split file. `candidate_dataset`
+    (what the criterion scores) is built from them, so the shipped task is the one chosen."""
     parts = split_rows(cand.rows(json.loads(task_json)), cand.group)
     rows = sorted((r for part in parts.values() for r in part), key=lambda r: r["id"])
     split = {"dataset": cand.name, "rule": SPLIT_RULE,
@@ -145,14 +145,15 @@ def shipped_rows(cand: Candidate, task_json: bytes) -> tuple[list[dict], dict]:
 
 
 def candidate_dataset(cand: Candidate, task_json: bytes) -> LMDataset:
-    parts = split_rows(cand.rows(json.loads(task_json)), cand.group)
+    rows, split = shipped_rows(cand, task_json)
+    by_id = {r["id"]: r for r in rows}
 
-    def as_split(rows):
-        rows = sorted(rows, key=lambda r: r["id"])
-        return LMSplit(tuple(rows), tuple(r["label"] for r in rows), tuple(r["id"] for r in rows))
+    def as_split(ids):
+        chosen = [by_id[i] for i in ids]
+        return LMSplit(tuple(chosen), tuple(r["label"] for r in chosen), tuple(ids))
 
     return LMDataset(f"candidate_{cand.name}", cand.kind, cand.classnames, cand.template, cand.task,
-                     *(as_split(parts[p]) for p in ("train", "val", "test")), scale="mini")
+                     *(as_split(split[p]) for p in ("train", "val", "test")), scale="mini")
 
 
 def majority(labels) -> float:
