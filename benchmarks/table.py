@@ -21,6 +21,7 @@ from pathlib import Path
 
 SUBSET_FLAGS = ("--methods", "--datasets", "--shots", "--seeds")
 SUBSET_OUT = "reports/out"
+INTERRUPTED = (130, 143, -2, -9, -15)   # maao.cli's Ctrl-C / SIGTERM exits, or death by signal
 NOTE_MAX = 7500     # MLflow 3 keeps tag values (a run's description) up to 8000 characters
 
 
@@ -44,7 +45,10 @@ def main(argv=None) -> int:
     steps, out = plan(args, sweep_args)
     wall_start = time.time()
     for n, cmd in enumerate(steps):
-        code = run_together(cmd, args.processes if n == 0 and "--dry-run" not in sweep_args else 1)
+        together = args.processes if n == 0 and "--dry-run" not in sweep_args else 1
+        code = run_together(cmd, together)
+        if together > 1:
+            settle_sweep_parent(args, code)
         if code:
             print(f"{args.table}: step failed ({' '.join(cmd[2:4])}, exit {code})", file=sys.stderr)
             return code
@@ -66,6 +70,21 @@ def run_together(cmd: list[str], processes: int) -> int:
     procs = [subprocess.Popen(cmd, env={**os.environ, "MAAO_THREADS": threads}) for _ in range(processes)]
     codes = [p.wait() for p in procs]
     return next((c for c in codes if c), 0)
+
+
+def settle_sweep_parent(args, code: int) -> str | None:
+    """Set the sweep parent's status from all N processes' exit codes.
+    Each process ends the shared parent run as it stops, so the last one to
+    stop would otherwise decide: a FINISHED written after another process
+    FAILED would hide that failure in the MLflow UI."""
+    from maao.tracking import Tracker
+
+    tracker = Tracker(args.tracking_uri)
+    parent = tracker.sweep_id(f"maao-{args.table}-{args.scale}")
+    if parent:
+        interrupted = code in INTERRUPTED
+        tracker.end_sweep(parent, "FINISHED" if code == 0 else "KILLED" if interrupted else "FAILED")
+    return parent
 
 
 def attach_to_sweep(args, out: str, since: float) -> str | None:

@@ -128,3 +128,18 @@ def test_processes_below_one_is_a_usage_error(capsys):
     with pytest.raises(SystemExit) as exit_:
         table_cli.main(["table3", "--processes", "0"])
     assert exit_.value.code == 2 and "--processes: must be at least 1" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("code, status", [(0, "FINISHED"), (2, "FAILED"), (130, "KILLED")])
+def test_the_shared_sweep_parent_ends_with_every_process_s_outcome(tmp_path, code, status):
+    # Each of N sweep processes ends the shared parent as it stops; the last
+    # one's FINISHED must not hide another's failure (benchmarks.table --processes).
+    from maao.tracking import Tracker
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    tracker = Tracker(uri)
+    parent = tracker.sweep_run("maao-table3-mini", "table3 mini sweep", {"table": "table3", "scale": "mini"})
+    tracker.end_sweep(parent, "FINISHED")       # the process that stopped last
+    args = argparse.Namespace(table="table3", scale="mini", tracking_uri=uri)
+    assert table_cli.settle_sweep_parent(args, code) == parent
+    assert tracker.client.get_run(parent).info.status == status
