@@ -9,6 +9,7 @@ by less than 0.05 nats (absolute: few-shot training losses end near zero,
 where a relative change says nothing).
 
     python -m benchmarks.convergence [--spec table3] [--seeds 1] [--out docs/convergence.csv]
+    python -m benchmarks.convergence --verdict docs/convergence.csv   # the verdict of committed data
 """
 from __future__ import annotations
 
@@ -64,13 +65,24 @@ def verdict(rows: list[dict]) -> list[str]:
     return lines
 
 
+def read_rows(path: Path) -> list[dict]:
+    """The rows of a CSV written by main (floats as written: six decimals)."""
+    with open(path, newline="") as f:
+        return [{k: v if k == "dataset" else int(v) if k in ("shots", "seed", "multiplier", "steps")
+                 else float(v) for k, v in row.items()} for row in csv.DictReader(f)]
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--spec", default="table3")
     parser.add_argument("--out", default="docs/convergence.csv")
     parser.add_argument("--seeds", nargs="+", type=int, help="default: the spec's")
+    parser.add_argument("--verdict", metavar="CSV", help="print the verdict of a CSV this script wrote; no runs")
     args = parser.parse_args(argv)
+    if args.verdict:
+        print("\n".join(verdict(read_rows(Path(args.verdict)))))
+        return 0
 
     import torch
 
