@@ -2,6 +2,9 @@
 
     python -m benchmarks.lm_task_criterion --sdist bigbench-1.0.0.tar.gz \
         [--candidates NAME ...] [--seeds 1 2 3] [--backbone minilm-lm] [--max-steps 60] [--shots 32] [--out scores.jsonl]
+        [--screen]
+    python -m benchmarks.lm_task_criterion --combine seed1.jsonl seeds23.jsonl --screen --out scores.jsonl
+    python -m benchmarks.lm_task_criterion --table scores.jsonl
 
 Per candidate: the PT row of the prepared Table 1 spec (table1-next.yaml,
 mini scale: `single_start` with the LM learner's defaults, recipe pt-mini
@@ -14,6 +17,10 @@ reported state's training and validation loss per seed (the budget check's
 convergence measure). --max-steps replaces pt-mini's step cap for the budget
 check and --shots its 32 training examples per class for the training-set
 check (docs/datasets.md); the criterion itself is scored at the recipe's caps.
+--screen applies the screening rule of the mpnet runs (seeds 2-3 only where
+seed 1 reaches the validation majority rate); --combine merges the lines of
+separate calls (seed 1 of every candidate, then seeds 2-3 of some) into one
+line per candidate with its verdict.
 
 Candidates are derived in memory from the bigbench 1.0.0 sdist (the shipped
 winowhy and epistemic_reasoning keep their shipped files); nothing is
@@ -33,6 +40,8 @@ from maao.datasets.lm_candidates import CANDIDATES, candidate_dataset, majority
 from maao.datasets.lm_tasks import load_bigbench_lm
 
 SHIPPED = {"winowhy": "wsc", "epistemic_reasoning": "rte"}
+# Fields of a line that depend on the seeds scored (criterion_line recomputes them).
+PER_SEED = ("seeds", "val_accuracy", "val_loss", "train_loss", "val_mean", "margin", "verdict")
 
 
 def pt_val_scores(dataset, family: str, seed: int, backbone: str, shots: int = 32,
@@ -70,6 +79,49 @@ def pt_val_scores(dataset, family: str, seed: int, backbone: str, shots: int = 3
     return {"val_accuracy": acc.item(), "val_loss": val_loss.item(), "train_loss": train_loss.item()}
 
 
+def criterion_line(base: dict, seeds: list[int], scores: list[dict], screen: bool = False) -> dict:
+    """One candidate's JSON line: `base` (candidate, family, split sizes,
+    val_majority, ...) with the per-seed scores, their mean, the margin and
+    the verdict of criterion (a)-(c) on the mean. Under the mpnet screening
+    rule (docs/datasets.md) a candidate scored on seed 1 only, below the
+    validation majority rate, is "FAIL (a) at screening"; one at or above it
+    is owed seeds 2-3 ("INCOMPLETE")."""
+    accs = [round(s["val_accuracy"], 2) for s in scores]
+    maj, mean = base["val_majority"], sum(accs) / len(accs)
+    failed = [why for why, bad in (("(a) margin < 10", mean - maj < 10), ("(b) >= 95 %", mean >= 95),
+                                   ("(c) test < 150", base["test"] < 150)) if bad]
+    if screen and seeds == [1]:
+        verdict = "FAIL (a) at screening" if accs[0] < maj else "INCOMPLETE (seeds 2-3 owed)"
+    else:
+        verdict = "PASS" if not failed else "FAIL " + ", ".join(failed)
+    return {**base, "seeds": seeds, "val_accuracy": accs,
+            "val_loss": [round(s["val_loss"], 4) for s in scores],
+            "train_loss": [round(s["train_loss"], 4) for s in scores],
+            "val_mean": round(mean, 2), "margin": round(mean - maj, 2), "verdict": verdict}
+
+
+def combine(paths: list[Path], screen: bool) -> list[dict]:
+    """One line per candidate from the lines of several calls (e.g. seed 1 of
+    every candidate, then seeds 2-3 of the screened-in), seeds in order; the
+    calls must agree on everything but the seeds."""
+    merged: dict[str, tuple[dict, dict[int, dict]]] = {}
+    for path in paths:
+        for n, r in enumerate(map(json.loads, path.read_text().splitlines()), 1):
+            base = {k: v for k, v in r.items() if k not in PER_SEED}
+            scores = {seed: {"val_accuracy": r["val_accuracy"][i], "val_loss": r["val_loss"][i],
+                             "train_loss": r["train_loss"][i]} for i, seed in enumerate(r["seeds"])}
+            if r["candidate"] in merged:
+                known, seen = merged[r["candidate"]]
+                if known != base or seen.keys() & scores.keys():
+                    raise ValueError(f"{path}: line {n}: {r['candidate']} differs from an earlier line "
+                                     f"in its settings or repeats a seed")
+                seen.update(scores)
+            else:
+                merged[r["candidate"]] = (base, scores)
+    return [criterion_line(base, sorted(seen), [seen[k] for k in sorted(seen)], screen)
+            for base, seen in merged.values()]
+
+
 def table_rows(path: Path) -> list[str]:
     """docs/datasets.md's rows of a --out file: candidate, family, items of the
     split, val majority, per-seed and mean val accuracy, margin, training loss, verdict."""
@@ -96,10 +148,26 @@ def main(argv=None) -> int:
                         "pt-mini's 32; 1000000 = the whole training split, the paper spec's convention); "
                         "for the training-set check only")
     parser.add_argument("--out", type=Path, help="append one JSON line per candidate")
+    parser.add_argument("--screen", action="store_true", help="the mpnet screening rule: seed 1 first; "
+                        "seeds 2-3 only where seed 1 reaches the validation majority rate")
+    parser.add_argument("--combine", type=Path, nargs="+", metavar="FILE", help="merge the lines of several "
+                        "--out files per candidate (seeds of separate calls), verdicts under --screen, "
+                        "to --out or stdout, and stop")
     parser.add_argument("--table", type=Path, help="print the docs' table rows of a --out file and stop")
     args = parser.parse_args(argv)
     if args.table:
         print("\n".join(table_rows(args.table)))
+        return 0
+    if args.combine:
+        try:
+            lines = [json.dumps(line) for line in combine(args.combine, args.screen)]
+        except (ValueError, KeyError, OSError) as err:
+            print(f"lm_task_criterion: error: {err}", file=sys.stderr)
+            return 2
+        if args.out:
+            args.out.write_text("".join(line + "\n" for line in lines))
+        else:
+            print("\n".join(lines))
         return 0
     unknown = [c for c in args.candidates if c not in SHIPPED and c not in CANDIDATES]
     if unknown:
@@ -123,27 +191,23 @@ def main(argv=None) -> int:
         else:
             cand = CANDIDATES[name]
             dataset, family = candidate_dataset(cand, raw[cand.member]), cand.family
-        scores = []
+        scores, seeds_run = [], []
         for seed in args.seeds:          # one line per seed: a long scoring shows where it is
             scores.append(pt_val_scores(dataset, family, seed, args.backbone, shots=args.shots,
                                         max_steps=args.max_steps))
+            seeds_run.append(seed)
             print(f"# {name} seed {seed}: val accuracy {scores[-1]['val_accuracy']:.2f} (val majority "
                   f"{majority(dataset.val.labels):.2f}), val loss {scores[-1]['val_loss']:.4f}, "
                   f"train loss {scores[-1]['train_loss']:.4f}", flush=True)
-        accs = [s["val_accuracy"] for s in scores]
-        mean = sum(accs) / len(accs)
+            if args.screen and len(scores) == 1 and round(scores[0]["val_accuracy"], 2) < round(
+                    majority(dataset.val.labels), 2):
+                break                    # the screening rule: no seeds 2-3 below the majority rate
         maj = majority(dataset.val.labels)
-        verdict = [why for why, failed in (("(a) margin < 10", mean - maj < 10), ("(b) >= 95 %", mean >= 95),
-                                           ("(c) test < 150", len(dataset.test) < 150)) if failed]
-        line = {"candidate": name, "family": family, "backbone": args.backbone or "minilm-lm", "seeds": args.seeds,
-                "items": len(dataset.train) + len(dataset.val) + len(dataset.test),
-                "train": len(dataset.train), "val": len(dataset.val), "test": len(dataset.test),
-                "max_steps": args.max_steps or PT_MINI_MAX_STEPS, "shots": args.shots,
-                "val_majority": round(maj, 2), "val_accuracy": [round(a, 2) for a in accs],
-                "val_loss": [round(s["val_loss"], 4) for s in scores],
-                "train_loss": [round(s["train_loss"], 4) for s in scores],
-                "val_mean": round(mean, 2), "margin": round(mean - maj, 2),
-                "verdict": "PASS" if not verdict else "FAIL " + ", ".join(verdict)}
+        line = criterion_line({"candidate": name, "family": family, "backbone": args.backbone or "minilm-lm",
+                               "items": len(dataset.train) + len(dataset.val) + len(dataset.test),
+                               "train": len(dataset.train), "val": len(dataset.val), "test": len(dataset.test),
+                               "max_steps": args.max_steps or PT_MINI_MAX_STEPS, "shots": args.shots,
+                               "val_majority": round(maj, 2)}, seeds_run, scores, screen=args.screen)
         print(json.dumps(line), flush=True)
         if args.out:
             with open(args.out, "a") as f:
