@@ -82,7 +82,7 @@ def _kill_a_worker_mid_run(ray_cluster, uri, *extra):
             mid_run = sorted(set(training) & set(workers))
             if before and mid_run:
                 workers[mid_run[0]].send_signal(signal.SIGKILL)
-                killed = training[mid_run[0]]
+                killed = _killed_run(uri, mid_run[0], training[mid_run[0]])
                 break
             time.sleep(0.1)
         out, err = proc.communicate(timeout=600)
@@ -92,6 +92,18 @@ def _kill_a_worker_mid_run(ray_cluster, uri, *extra):
     assert killed is not None, f"no worker was caught mid-run:\n{err[-3000:]}"
     before = {cell: run.info.run_id for cell, run in before.items()}
     return proc.returncode, out, err, before, killed
+
+
+def _killed_run(uri, pid: str, seen_running: str) -> str:
+    """The run the SIGKILL interrupted: the one still RUNNING with the dead
+    worker's pid. The run seen RUNNING a moment before the kill may have
+    finished in between (listing the store takes a few hundred ms; a CI run
+    saw it FINISHED), and the worker may have started its next run;
+    read just after the kill, long before a Ray retry (a fresh worker process,
+    seconds) could close it."""
+    time.sleep(0.5)
+    running = [r.info.run_id for r in _runs_by_status(uri, "RUNNING").values() if r.data.tags.get("pid") == pid]
+    return running[0] if running else seen_running
 
 
 def _runs_by_status(uri, status) -> dict:
