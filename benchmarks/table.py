@@ -48,7 +48,11 @@ def main(argv=None) -> int:
         together = args.processes if n == 0 and "--dry-run" not in sweep_args else 1
         code = run_together(cmd, together)
         if together > 1:
-            settle_sweep_parent(args, code)
+            try:
+                settle_sweep_parent(args, code)
+            except Exception as err:  # noqa: BLE001 - a store the sweeps could not reach either
+                print(f"{args.table}: the sweep's parent run could not be closed: {err}", file=sys.stderr)
+                code = code or 2
         if code:
             print(f"{args.table}: step failed ({' '.join(cmd[2:4])}, exit {code})", file=sys.stderr)
             return code
