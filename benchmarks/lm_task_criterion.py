@@ -41,6 +41,7 @@ from maao.datasets.lm_tasks import load_bigbench_lm
 
 SHIPPED = {"winowhy": "wsc", "epistemic_reasoning": "rte"}
 # Fields of a line that depend on the seeds scored (criterion_line recomputes them).
+SCREENED_OUT = "FAIL (a) at screening"
 PER_SEED = ("seeds", "val_accuracy", "val_loss", "train_loss", "val_mean", "margin", "verdict")
 
 
@@ -91,7 +92,7 @@ def criterion_line(base: dict, seeds: list[int], scores: list[dict], screen: boo
     failed = [why for why, bad in (("(a) margin < 10", mean - maj < 10), ("(b) >= 95 %", mean >= 95),
                                    ("(c) test < 150", base["test"] < 150)) if bad]
     if screen and seeds == [1]:
-        verdict = "FAIL (a) at screening" if accs[0] < maj else "INCOMPLETE (seeds 2-3 owed)"
+        verdict = SCREENED_OUT if accs[0] < maj else "INCOMPLETE (seeds 2-3 owed)"
     else:
         verdict = "PASS" if not failed else "FAIL " + ", ".join(failed)
     return {**base, "seeds": seeds, "val_accuracy": accs,
@@ -191,23 +192,23 @@ def main(argv=None) -> int:
         else:
             cand = CANDIDATES[name]
             dataset, family = candidate_dataset(cand, raw[cand.member]), cand.family
+        maj = majority(dataset.val.labels)
+        base = {"candidate": name, "family": family, "backbone": args.backbone or "minilm-lm",
+                "items": len(dataset.train) + len(dataset.val) + len(dataset.test),
+                "train": len(dataset.train), "val": len(dataset.val), "test": len(dataset.test),
+                "max_steps": args.max_steps or PT_MINI_MAX_STEPS, "shots": args.shots,
+                "val_majority": round(maj, 2)}
         scores, seeds_run = [], []
         for seed in args.seeds:          # one line per seed: a long scoring shows where it is
             scores.append(pt_val_scores(dataset, family, seed, args.backbone, shots=args.shots,
                                         max_steps=args.max_steps))
             seeds_run.append(seed)
             print(f"# {name} seed {seed}: val accuracy {scores[-1]['val_accuracy']:.2f} (val majority "
-                  f"{majority(dataset.val.labels):.2f}), val loss {scores[-1]['val_loss']:.4f}, "
+                  f"{maj:.2f}), val loss {scores[-1]['val_loss']:.4f}, "
                   f"train loss {scores[-1]['train_loss']:.4f}", flush=True)
-            if args.screen and len(scores) == 1 and round(scores[0]["val_accuracy"], 2) < round(
-                    majority(dataset.val.labels), 2):
+            line = criterion_line(base, seeds_run, scores, screen=args.screen)
+            if line["verdict"] == SCREENED_OUT:
                 break                    # the screening rule: no seeds 2-3 below the majority rate
-        maj = majority(dataset.val.labels)
-        line = criterion_line({"candidate": name, "family": family, "backbone": args.backbone or "minilm-lm",
-                               "items": len(dataset.train) + len(dataset.val) + len(dataset.test),
-                               "train": len(dataset.train), "val": len(dataset.val), "test": len(dataset.test),
-                               "max_steps": args.max_steps or PT_MINI_MAX_STEPS, "shots": args.shots,
-                               "val_majority": round(maj, 2)}, seeds_run, scores, screen=args.screen)
         print(json.dumps(line), flush=True)
         if args.out:
             with open(args.out, "a") as f:
