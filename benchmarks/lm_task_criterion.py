@@ -40,8 +40,8 @@ from maao.datasets.lm_candidates import CANDIDATES, candidate_dataset, majority
 from maao.datasets.lm_tasks import load_bigbench_lm
 
 SHIPPED = {"winowhy": "wsc", "epistemic_reasoning": "rte"}
+SCREENED_OUT = "FAIL (a) at screening"   # the screening rule's verdict: seeds 2-3 are not run
 # Fields of a line that depend on the seeds scored (criterion_line recomputes them).
-SCREENED_OUT = "FAIL (a) at screening"
 PER_SEED = ("seeds", "val_accuracy", "val_loss", "train_loss", "val_mean", "margin", "verdict")
 
 
