@@ -97,7 +97,7 @@ def _yaml(path: Path):
 
 def read_spec(path: Path):
     """A spec file's YAML with its `include:` files merged in: each included
-    file (a path relative to the spec, e.g. `_defaults/mini.yaml`) gives
+    file (a path relative to the spec, e.g. `_defaults/mini-shared.yaml`) gives
     `scales.<scale>` defaults; a key the spec's own scale block states
     replaces the default's whole value (no deeper merge), so a spec reads as
     "the scale's defaults, except ...". Included files include nothing."""

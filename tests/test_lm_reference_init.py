@@ -47,16 +47,13 @@ def test_prompt_and_head_start_at_the_references_std(minilm_lm):
     assert old.learner.head.bias.abs().sum() > 0
 
 
-def test_specs_use_the_references_init_except_the_recorded_mini_rows():
-    """Table 1's paper scale and the prepared next mini spec start the prompt at
-    0.02 with the reference's head and text rule; the recorded mini rows pin v1's."""
-    for spec, scale in (("table1", "paper"), ("table1-next", "mini"), ("table1-next", "paper")):
-        for config in expand(load_spec(spec), scale, seeds=[1]):
-            assert config.problem.init_std == 0.02, (spec, scale)
-            assert LMSettings(**config.learner) == LMSettings(), (spec, scale, config.learner)
-    for config in expand(load_spec("table1"), "mini", seeds=[1]):
-        assert config.problem.init_std == 1.0
-        assert LMSettings(**config.learner) == LMSettings(head_init="uniform", text_special_tokens=False)
+def test_table1_uses_the_references_init_at_both_scales():
+    """Table 1 (v3) starts the prompt at 0.02 with the reference's head and
+    text rule at both scales (v1's recorded values are gone with its replies)."""
+    for scale in ("mini", "paper"):
+        for config in expand(load_spec("table1"), scale, seeds=[1]):
+            assert config.problem.init_std == 0.02, scale
+            assert LMSettings(**config.learner) == LMSettings(), (scale, config.learner)
 
 
 def test_text_becomes_a_prompt_with_the_tokenizers_special_tokens(minilm_lm):

@@ -52,17 +52,16 @@ def test_a_bad_include_names_the_spec_and_the_entry(tmp_path, defaults, message)
 
 def test_every_committed_spec_includes_the_defaults_and_repeats_none():
     """A spec states only what differs: no scale key equal to the default it replaces.
-    Its mini defaults: mini.yaml, or mini-shared.yaml once moved to the power grid
-    (runs shared across tables, per-seed LLM samples; docs/recording.md)."""
+    Its mini defaults: mini-shared.yaml (the power grid's: runs shared across
+    tables, per-seed LLM samples; docs/recording.md)."""
     import yaml
 
     files = sorted((SPEC_DIR / "_defaults").glob("*.yaml"))
-    assert [p.name for p in files] == ["mini-shared.yaml", "mini.yaml", "paper.yaml"]
+    assert [p.name for p in files] == ["mini-shared.yaml", "paper.yaml"]
     defaults = {f"_defaults/{p.name}": yaml.safe_load(p.read_text())["scales"] for p in files}
     for path in sorted(SPEC_DIR.glob("*.yaml")):
         own = yaml.safe_load(path.read_text())
-        assert own["include"] in (["_defaults/mini.yaml", "_defaults/paper.yaml"],
-                                  ["_defaults/mini-shared.yaml", "_defaults/paper.yaml"]), path
+        assert own["include"] == ["_defaults/mini-shared.yaml", "_defaults/paper.yaml"], path
         included = {scale: block for f in own["include"] for scale, block in defaults[f].items()}
         for scale, block in own["scales"].items():
             repeated = sorted(k for k, v in block.items() if included[scale].get(k) == v)
