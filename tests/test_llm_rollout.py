@@ -94,9 +94,10 @@ def test_a_store_recorded_with_the_default_replays_with_the_default(fake_llm_ser
         assert (reply.key, reply.text, reply.source) == (recorded[0].key, recorded[0].text, "exact")
 
 
-def test_no_committed_reply_is_shared_by_default():
-    """Every committed mini record is a per-seed rollout (sample index > 0,
-    the seed recoverable from it): no reply serves two seeds (issue 25)."""
+def test_every_committed_reply_is_a_per_seed_rollout():
+    """Every committed mini record has a per-seed rollout index (seed x
+    ROLLOUT_CALLS + call, seeds from 1), none the shared index 0, so no reply
+    can serve two seeds (issue 25); its key is its request's."""
     files = sorted(RESPONSES.glob("*.jsonl"))
     assert [f.name for f in files] == ["mini.jsonl"]
     for path in files:
