@@ -124,6 +124,17 @@ def test_processes_start_together_at_one_thread_each_and_a_failure_is_the_exit_s
     assert table_cli.run_together([sys.executable, "-c", script, str(tmp_path), "3"], 2) == 3
 
 
+def test_processes_keep_a_thread_count_that_is_set(tmp_path, monkeypatch):
+    # tox's table environments set MAAO_THREADS=2 (the goldens' count) with
+    # --processes 2: each process must run at 2, not at cores // N.
+    monkeypatch.setenv("MAAO_THREADS", "2")
+    monkeypatch.setattr(table_cli.os, "cpu_count", lambda: 2)
+    script = ("import os, sys, pathlib; "
+              "(pathlib.Path(sys.argv[1]) / str(os.getpid())).write_text(os.environ['MAAO_THREADS'])")
+    assert table_cli.run_together([sys.executable, "-c", script, str(tmp_path)], 2) == 0
+    assert sorted(p.read_text() for p in tmp_path.iterdir()) == ["2", "2"]
+
+
 def test_processes_below_one_is_a_usage_error(capsys):
     with pytest.raises(SystemExit) as exit_:
         table_cli.main(["table3", "--processes", "0"])
