@@ -58,12 +58,7 @@ def main(argv=None) -> int:
         return losses.detach(), feats.detach(), ctxs.grad
 
     def best(fn):
-        times = []
-        for _ in range(args.repeats):
-            t0 = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - t0)
-        return min(times)
+        return min(once(fn) for _ in range(args.repeats))
 
     for k in (2, 6):
         ctxs = torch.randn(k, 4, enc.token_dim, generator=gen) * 0.02
@@ -73,15 +68,16 @@ def main(argv=None) -> int:
         diff = max((alone[i][2][0] - packed[2][i]).abs().max().item() for i in range(k))
         t_alone, t_packed = [], []
         for _ in range(args.repeats):     # alternating, so both see the same load
-            t_alone.append(best_once(lambda: [step(ctxs[i:i + 1]) for i in range(k)]))
-            t_packed.append(best_once(lambda: step(ctxs)))
+            t_alone.append(once(lambda: [step(ctxs[i:i + 1]) for i in range(k)]))
+            t_packed.append(once(lambda: step(ctxs)))
         print(f"threads={args.threads} packing k={k}: bit-identical={same} max|grad diff|={diff:.3g}; "
               f"alone {min(t_alone) * 1e3:.0f} ms, packed {min(t_packed) * 1e3:.0f} ms, "
               f"{min(t_alone) / min(t_packed):.2f}x")
 
     ctx = torch.randn(1, 4, enc.token_dim, generator=gen) * 0.02
-    diff = (step(ctx)[2] - step(ctx, bf16=True)[2]).abs().max().item()
-    scale = step(ctx)[2].abs().max().item()
+    grad = step(ctx)[2]
+    diff = (grad - step(ctx, bf16=True)[2]).abs().max().item()
+    scale = grad.abs().max().item()
     t32, t16 = best(lambda: step(ctx)), best(lambda: step(ctx, bf16=True))
     print(f"threads={args.threads} Table 3 step: fp32 {t32 * 1e3:.0f} ms, bf16 {t16 * 1e3:.0f} ms, "
           f"{t32 / t16:.2f}x; max|grad diff| {diff:.3g} (max|grad| {scale:.3g})")
@@ -101,7 +97,8 @@ def main(argv=None) -> int:
     return 0
 
 
-def best_once(fn) -> float:
+def once(fn) -> float:
+    """Seconds one call of fn takes."""
     t0 = time.perf_counter()
     fn()
     return time.perf_counter() - t0
